@@ -1,0 +1,102 @@
+"""Sequential composition and the MLP builder.
+
+A network is the chain of 001's forward pass, y_0 = x, z_k = W_k y_{k-1} + b_k, y_k = f_k(z_k);
+its backward walks the chain in reverse, each module turning grad_{y_k} Div into grad_{y_{k-1}} Div.
+The gradient w.r.t. the network input is what the first module returns.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from handgrad.nn.activations import get_activation
+from handgrad.nn.errors import ShapeError, as_float_array
+from handgrad.nn.init import as_generator, default_init_for
+from handgrad.nn.linear import Linear
+from handgrad.nn.module import DEFAULT_DTYPE, Module
+
+
+class Sequential(Module):
+    """Modules applied in order; owns the flat ``theta``/``grad`` vectors of all of them."""
+
+    def __init__(self, *modules: Module, dtype=None):
+        super().__init__()
+        for i, module in enumerate(modules):
+            if not isinstance(module, Module):
+                raise TypeError(f"Sequential takes Modules, got {type(module).__name__} at {i}")
+            self.children[str(i)] = module
+        self.flatten(dtype or (self.dtype if self.parameters() else DEFAULT_DTYPE))
+
+    @property
+    def layers(self) -> list[Module]:
+        return list(self.children.values())
+
+    def __getitem__(self, i: int) -> Module:
+        return self.layers[i]
+
+    def __len__(self) -> int:
+        return len(self.children)
+
+    @property
+    def in_features(self) -> int | None:
+        for module in self.layers:
+            width = getattr(module, "in_features", None)
+            if width is not None:
+                return width
+        return None
+
+    def check_input(self, x) -> np.ndarray:
+        """The public boundary: a finite 2-D array whose width matches the first layer."""
+        x = as_float_array("input x", x, ndim=2)
+        width = self.in_features
+        if width is not None and x.shape[1] != width:
+            raise ShapeError(f"input x has {x.shape[1]} features but the first layer expects {width}")
+        if x.dtype != self.dtype:
+            x = x.astype(self.dtype)
+        return x
+
+    def forward(self, x):
+        y = self.check_input(x)
+        for module in self.layers:
+            y = module.forward(y)
+        return y
+
+    def backward(self, grad_y):
+        for module in reversed(self.layers):
+            grad_y = module.backward(grad_y)
+        return grad_y
+
+    def config(self) -> dict:
+        return {"type": "Sequential", "layers": [m.config() for m in self.layers]}
+
+
+def MLP(sizes, activation: str = "relu", output: str = "identity", init: str | None = None,
+        rng=None, dtype=DEFAULT_DTYPE, layers_between=None) -> Sequential:
+    """A multi-layer perceptron: Linear(sizes[0], sizes[1]), activation, ..., Linear(.., sizes[-1]),
+    output activation.
+
+    ``output`` is the output activation of 004: ``identity`` for regression and for logits fed to a
+    fused cross-entropy, ``sigmoid`` for binary and ``softmax`` for multi-class probabilities.
+    ``layers_between(width, rng)`` may return extra modules (batch norm, dropout) placed after each
+    hidden Linear, before its activation. ``maxout`` hidden units use pool 2, so each hidden Linear
+    produces twice the width the next layer sees.
+    """
+    sizes = [int(s) for s in sizes]
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise ValueError(f"MLP sizes must be at least two positive widths, got {sizes}")
+    rng = as_generator(rng)
+    init = init or default_init_for(str(activation))
+    pool = 2 if activation == "maxout" else 1
+    modules: list[Module] = []
+    for k, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        last = k == len(sizes) - 2
+        width = fan_out if last else fan_out * pool
+        modules.append(Linear(fan_in, width, init=init, rng=rng, dtype=dtype))
+        if last:
+            break
+        if layers_between is not None:
+            modules.extend(layers_between(width, rng))
+        modules.append(get_activation(activation))
+    if output not in (None, "identity", "linear"):
+        modules.append(get_activation(output))
+    return Sequential(*modules, dtype=dtype)

@@ -1,0 +1,49 @@
+"""The errors handgrad raises at its public boundary, with messages that name the problem."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class HandgradError(Exception):
+    """Base of handgrad's own errors."""
+
+
+class ShapeError(HandgradError, ValueError):
+    """An array whose shape does not fit where it is used."""
+
+
+class NonFiniteError(HandgradError, ValueError):
+    """NaN or inf where finite numbers are required."""
+
+
+class DivergenceError(HandgradError, FloatingPointError):
+    """Training produced a non-finite loss or parameters."""
+
+
+class ModelFileError(HandgradError, ValueError):
+    """A model or checkpoint file that is missing, truncated or of the wrong format."""
+
+
+def unknown_option(kind: str, name, known) -> ValueError:
+    choices = ", ".join(sorted(known))
+    return ValueError(f"unknown {kind} {name!r}; expected one of: {choices}")
+
+
+def check_finite(name: str, x: np.ndarray) -> None:
+    if not np.isfinite(x).all():
+        bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
+        raise NonFiniteError(f"{name} contains {bad} NaN or inf value(s)")
+
+
+def as_float_array(name: str, x, ndim: int | None = 2, dtype=None) -> np.ndarray:
+    """Validate a user array: numeric, of the given rank, finite; cast to ``dtype`` if given."""
+    arr = np.asarray(x)
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise TypeError(f"{name} must be a numeric array, got dtype {arr.dtype}")
+    if ndim is not None and arr.ndim != ndim:
+        raise ShapeError(f"{name} must be {ndim}-D (rows are samples), got shape {arr.shape}")
+    if dtype is not None and arr.dtype != dtype:
+        arr = arr.astype(dtype)
+    check_finite(name, arr)
+    return arr

@@ -1,0 +1,66 @@
+"""The affine layer z = W y + b of the notes, batched: Z = X W^T + b (rows are samples)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from handgrad.nn.init import as_generator, get_initializer
+from handgrad.nn.module import DEFAULT_DTYPE, Module, Parameter
+
+
+class Linear(Module):
+    """z = x W^T + b with W stored (out, in), as in 001's z = W y + b and in PyTorch.
+
+    Backward (001, "Vector formulation"; 004: the gradient w.r.t. W is an outer product):
+
+        grad_W Div += grad_z^T x        (sum over the batch of outer products grad_z x^T)
+        grad_b Div += sum_batch grad_z
+        grad_x Div  = grad_z W
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True,
+                 init: str = "xavier_uniform", bias_init: str = "zeros", rng=None,
+                 dtype=DEFAULT_DTYPE):
+        super().__init__()
+        if in_features < 1 or out_features < 1:
+            raise ValueError(f"Linear needs positive sizes, got in={in_features}, out={out_features}")
+        self.in_features, self.out_features = int(in_features), int(out_features)
+        self.init, self.bias_init = init, bias_init
+        rng = as_generator(rng)
+        shape = (self.out_features, self.in_features)
+        self.params["W"] = Parameter(get_initializer(init)(shape, rng).astype(dtype))
+        if bias:
+            b = get_initializer(bias_init)((self.out_features, self.in_features), rng)[:, 0]
+            self.params["b"] = Parameter(b.astype(dtype), decay=False)
+        self.x: np.ndarray | None = None
+        self.flatten(dtype)
+
+    @property
+    def W(self) -> Parameter:
+        return self.params["W"]
+
+    @property
+    def b(self) -> Parameter | None:
+        return self.params.get("b")
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self.x = x
+        z = x @ self.W.data.T
+        if "b" in self.params:
+            z += self.params["b"].data
+        return z
+
+    def backward(self, grad_z: np.ndarray) -> np.ndarray:
+        W = self.W
+        W.grad += grad_z.T @ self.x
+        if "b" in self.params:
+            self.params["b"].grad += grad_z.sum(axis=0)
+        return grad_z @ W.data
+
+    def config(self) -> dict:
+        return {"type": "Linear", "in_features": self.in_features,
+                "out_features": self.out_features, "bias": "b" in self.params,
+                "init": self.init, "bias_init": self.bias_init}
+
+    def extra_repr(self) -> str:
+        return f"{self.in_features} -> {self.out_features}, bias={'b' in self.params}"

@@ -1,0 +1,302 @@
+"""Losses and divergences Div(y, d): a value and its gradient grad_y Div w.r.t. the prediction.
+
+Reductions: ``mean`` and ``sum``. Elementwise losses (MSE, MAE, MSLE, binary cross-entropy, hinge)
+average over every element, as PyTorch does; the distribution losses (categorical cross-entropy,
+KL divergence, NLL) and the notes' half squared error average over samples, the per-sample value
+being a sum over outputs (001: Div = 1/2 ||Y - d||^2; KL = sum_i d_i log(d_i / y_i)).
+
+The protocol mirrors modules: ``forward(y, d)`` returns the scalar and keeps what ``backward()``
+needs; ``backward()`` returns grad_y Div with the shape of y.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import expit, log_softmax, softmax, xlogy
+
+from handgrad.nn.errors import ShapeError, as_float_array, check_finite, unknown_option
+
+REDUCTIONS = ("mean", "sum")
+
+
+class Loss:
+    name = ""
+    per_sample = False  # True: value per sample is a sum over outputs, mean is over samples
+
+    def __init__(self, reduction: str = "mean"):
+        if reduction not in REDUCTIONS:
+            raise unknown_option("reduction", reduction, REDUCTIONS)
+        self.reduction = reduction
+
+    def __call__(self, y, d) -> float:
+        return self.forward(y, d)
+
+    # --- validation at the public boundary ----------------------------------------------------
+    def check(self, y, d) -> tuple[np.ndarray, np.ndarray]:
+        y = as_float_array("prediction y", y, ndim=2)
+        d = as_float_array("target d", d, ndim=None)
+        if d.ndim == 1 and y.shape[1] == 1:
+            d = d.reshape(-1, 1)
+        if d.shape != y.shape:
+            raise ShapeError(f"{self.name}: target d has shape {d.shape} but prediction y has "
+                             f"shape {y.shape}")
+        return y, d.astype(y.dtype, copy=False)
+
+    def _scale(self, y) -> float:
+        count = y.shape[0] if self.per_sample else y.size
+        return 1.0 / count if self.reduction == "mean" else 1.0
+
+    def _reduce(self, elementwise: np.ndarray, y) -> float:
+        return float(np.sum(elementwise) * self._scale(y))
+
+    def config(self) -> dict:
+        return {"name": self.name, "reduction": self.reduction}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(reduction={self.reduction!r})"
+
+
+class MSE(Loss):
+    """Mean squared error: (1/n) sum (y - d)^2; grad = 2 (y - d) / n."""
+
+    name = "mse"
+
+    def forward(self, y, d):
+        y, d = self.check(y, d)
+        self.diff, self.scale = y - d, self._scale(y)
+        return self._reduce(self.diff ** 2, y)
+
+    def backward(self):
+        return 2.0 * self.scale * self.diff
+
+
+class HalfSquaredError(Loss):
+    """The notes' L2 divergence Div = 1/2 ||y - d||^2 per sample (001); grad = (y - d) / batch.
+    Its gradient carries no factor 2, which is why the notes use it."""
+
+    name = "half_mse"
+    per_sample = True
+
+    def forward(self, y, d):
+        y, d = self.check(y, d)
+        self.diff, self.scale = y - d, self._scale(y)
+        return self._reduce(0.5 * self.diff ** 2, y)
+
+    def backward(self):
+        return self.scale * self.diff
+
+
+class MAE(Loss):
+    """Mean absolute error: (1/n) sum |y - d|; grad = sign(y - d) / n (subgradient 0 at y = d)."""
+
+    name = "mae"
+
+    def forward(self, y, d):
+        y, d = self.check(y, d)
+        self.sign, self.scale = np.sign(y - d), self._scale(y)
+        return self._reduce(np.abs(y - d), y)
+
+    def backward(self):
+        return self.scale * self.sign
+
+
+class MSLE(Loss):
+    """Mean squared logarithmic error (002): (1/n) sum (log(1 + y) - log(1 + d))^2, for y, d > -1;
+    grad = 2 (log(1 + y) - log(1 + d)) / ((1 + y) n)."""
+
+    name = "msle"
+
+    def forward(self, y, d):
+        y, d = self.check(y, d)
+        if (y <= -1).any() or (d <= -1).any():
+            raise ValueError("msle needs predictions and targets greater than -1")
+        self.log_ratio, self.one_plus_y = np.log1p(y) - np.log1p(d), 1.0 + y
+        self.scale = self._scale(y)
+        return self._reduce(self.log_ratio ** 2, y)
+
+    def backward(self):
+        return 2.0 * self.scale * self.log_ratio / self.one_plus_y
+
+
+def _check_probability_targets(name, d):
+    if (d < 0).any() or (d > 1).any():
+        raise ValueError(f"{name}: targets must lie in [0, 1]")
+
+
+class BinaryCrossEntropy(Loss):
+    """Binary cross-entropy on probabilities y in (0, 1) (002, 003):
+    -(1/n) sum [d log y + (1 - d) log(1 - y)]; grad = (y - d) / (y (1 - y) n).
+    y is clipped to [eps, 1 - eps] as PyTorch clamps its logarithms."""
+
+    name = "bce"
+    eps = 1e-12
+
+    def forward(self, y, d):
+        y, d = self.check(y, d)
+        _check_probability_targets(self.name, d)
+        if (y < 0).any() or (y > 1).any():
+            raise ValueError("bce: predictions must be probabilities in [0, 1]; use "
+                             "bce_logits for raw scores")
+        self.y, self.d = np.clip(y, self.eps, 1 - self.eps), d
+        self.scale = self._scale(y)
+        value = -(xlogy(d, self.y) + xlogy(1 - d, 1 - self.y))
+        return self._reduce(value, y)
+
+    def backward(self):
+        y, d = self.y, self.d
+        return self.scale * (y - d) / (y * (1.0 - y))
+
+
+class BinaryCrossEntropyWithLogits(Loss):
+    """Binary cross-entropy on logits z (fused with the sigmoid, stable for large |z|):
+    (1/n) sum [log(1 + e^z) - d z]; grad = (sigmoid(z) - d) / n.
+    The shortcut sigmoid(z) - d holds only for this sigmoid + BCE pair (003: "why cross-entropy
+    removes sigma'")."""
+
+    name = "bce_logits"
+
+    def forward(self, z, d):
+        z, d = self.check(z, d)
+        _check_probability_targets(self.name, d)
+        self.z, self.d, self.scale = z, d, self._scale(z)
+        return self._reduce(np.logaddexp(0.0, z) - d * z, z)
+
+    def backward(self):
+        return self.scale * (expit(self.z) - self.d)
+
+
+class _ClassTargets(Loss):
+    """Losses over C classes whose targets are class indices (n,) or probability/one-hot rows."""
+
+    per_sample = True
+
+    def targets_as_rows(self, y, d) -> np.ndarray:
+        d = np.asarray(d)
+        if d.ndim == 1 or (d.ndim == 2 and d.shape[1] == 1 and y.shape[1] > 1):
+            return one_hot_checked(d.ravel(), y.shape[1], y.shape[0], y.dtype, self.name)
+        _, d = self.check(y, d)
+        return d
+
+
+def one_hot_checked(labels, n_classes, n_rows, dtype, who="loss") -> np.ndarray:
+    labels = np.asarray(labels)
+    if labels.shape != (n_rows,):
+        raise ShapeError(f"{who}: {labels.shape[0]} class indices for {n_rows} predictions")
+    if not np.issubdtype(labels.dtype, np.integer):
+        if not np.issubdtype(labels.dtype, np.floating) or not np.all(labels == np.round(labels)):
+            raise TypeError(f"{who}: class indices must be integers, got dtype {labels.dtype}")
+        labels = labels.astype(np.int64)
+    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
+        bad = labels[(labels < 0) | (labels >= n_classes)][0]
+        raise IndexError(f"{who}: class index {bad} is out of range for {n_classes} classes")
+    rows = np.zeros((n_rows, n_classes), dtype=dtype)
+    rows[np.arange(n_rows), labels] = 1.0
+    return rows
+
+
+class CrossEntropy(_ClassTargets):
+    """Categorical cross-entropy from logits z, fused with the softmax and computed by log-sum-exp:
+
+        Div = -sum_i d_i log softmax(z)_i,     grad_z Div = softmax(z) - d  (per sample)
+
+    The shortcut softmax(z) - d holds only for this softmax + cross-entropy pair with targets that
+    sum to 1; it is the reason the MLP outputs logits (``output='identity'``) when trained with it.
+    """
+
+    name = "cross_entropy"
+
+    def forward(self, z, d):
+        z = as_float_array("prediction z", z, ndim=2)
+        self.d = self.targets_as_rows(z, d)
+        log_p = log_softmax(z, axis=1)
+        self.p, self.scale = np.exp(log_p), self._scale(z)
+        self.target_mass = self.d.sum(axis=1, keepdims=True)
+        return self._reduce(-self.d * log_p, z)
+
+    def backward(self):
+        # For general (not normalised) targets the gradient is p * sum(d) - d.
+        return self.scale * (self.p * self.target_mass - self.d)
+
+
+class NLL(_ClassTargets):
+    """Negative log-likelihood on log-probabilities (the output of LogSoftmax):
+    Div = -sum_i d_i y_i; grad = -d."""
+
+    name = "nll"
+
+    def forward(self, log_p, d):
+        log_p = as_float_array("prediction log_p", log_p, ndim=2)
+        self.d, self.scale = self.targets_as_rows(log_p, d), self._scale(log_p)
+        return self._reduce(-self.d * log_p, log_p)
+
+    def backward(self):
+        return -self.scale * self.d
+
+
+class KLDivergence(_ClassTargets):
+    """KL divergence of the notes (001: the divergence for softmax outputs), on probabilities y:
+    KL(d || y) = sum_i d_i log(d_i / y_i);  grad_y = -d / y.  With one-hot d it equals the
+    cross-entropy -log y_c. ``mean`` averages over samples (PyTorch's ``batchmean``)."""
+
+    name = "kl"
+    eps = 1e-12
+
+    def forward(self, y, d):
+        y = as_float_array("prediction y", y, ndim=2)
+        self.d = self.targets_as_rows(y, d)
+        if (y < 0).any() or (y > 1).any():
+            raise ValueError("kl: predictions must be probabilities (use a softmax output)")
+        self.y, self.scale = np.maximum(y, self.eps), self._scale(y)
+        return self._reduce(xlogy(self.d, self.d) - xlogy(self.d, self.y), y)
+
+    def backward(self):
+        return -self.scale * self.d / self.y
+
+
+def _signed_targets(name, d):
+    if not np.all(np.isin(d, (-1.0, 1.0))):
+        raise ValueError(f"{name}: targets must be -1 or +1")
+
+
+class Hinge(Loss):
+    """Hinge loss (1/n) sum max(0, 1 - d y) with d in {-1, +1}; grad = -d [d y < 1] / n."""
+
+    name = "hinge"
+    power = 1
+
+    def forward(self, y, d):
+        y, d = self.check(y, d)
+        _signed_targets(self.name, d)
+        self.d, self.margin, self.scale = d, np.maximum(0.0, 1.0 - d * y), self._scale(y)
+        return self._reduce(self.margin ** self.power, y)
+
+    def backward(self):
+        slope = 1.0 if self.power == 1 else 2.0 * self.margin
+        return -self.scale * self.d * (self.margin > 0) * slope
+
+
+class SquaredHinge(Hinge):
+    """Squared hinge (002): (1/n) sum max(0, 1 - d y)^2; grad = -2 d max(0, 1 - d y) / n."""
+
+    name = "squared_hinge"
+    power = 2
+
+
+LOSSES: dict[str, type[Loss]] = {cls.name: cls for cls in (
+    MSE, HalfSquaredError, MAE, MSLE, BinaryCrossEntropy, BinaryCrossEntropyWithLogits,
+    CrossEntropy, NLL, KLDivergence, Hinge, SquaredHinge)}
+
+
+def get_loss(name, reduction: str = "mean") -> Loss:
+    """A loss by name: mse, half_mse, mae, msle, bce, bce_logits, cross_entropy, nll, kl, hinge,
+    squared_hinge."""
+    if isinstance(name, Loss):
+        return name
+    key = str(name).lower().replace("-", "_")
+    if key not in LOSSES:
+        raise unknown_option("loss", name, LOSSES)
+    return LOSSES[key](reduction=reduction)
+
+
+def check_loss_finite(value: float, where: str) -> None:
+    check_finite(f"loss at {where}", np.asarray(value))
