@@ -1,0 +1,1 @@
+"""The ``handgrad`` command: one module per subcommand, each with ``register(subparsers)``."""
