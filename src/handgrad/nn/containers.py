@@ -84,6 +84,10 @@ def MLP(sizes, activation: str = "relu", output: str = "identity", init: str | N
     sizes = [int(s) for s in sizes]
     if len(sizes) < 2 or min(sizes) < 1:
         raise ValueError(f"MLP sizes must be at least two positive widths, got {sizes}")
+    if isinstance(activation, str):
+        # Validates the name even when there is no hidden layer, and normalises it ("Maxout" ->
+        # "maxout") so the pool width and the default init below see the canonical name.
+        activation = get_activation(activation).name
     rng = as_generator(rng)
     init = init or default_init_for(str(activation))
     pool = 2 if activation == "maxout" else 1
