@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from handgrad.nn.errors import ShapeError
 from handgrad.nn.init import as_generator, get_initializer
 from handgrad.nn.module import DEFAULT_DTYPE, Module, Parameter
 
@@ -44,6 +45,9 @@ class Linear(Module):
         return self.params.get("b")
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        if x.ndim != 2 or x.shape[1] != self.in_features:
+            raise ShapeError(f"Linear({self.in_features} -> {self.out_features}) expects input of "
+                             f"shape (batch, {self.in_features}), got {x.shape}")
         self.x = x
         z = x @ self.W.data.T
         if "b" in self.params:
