@@ -41,6 +41,9 @@ def as_float_array(name: str, x, ndim: int | None = 2, dtype=None) -> np.ndarray
     arr = np.asarray(x)
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise TypeError(f"{name} must be a numeric array, got dtype {arr.dtype}")
+    if np.issubdtype(arr.dtype, np.complexfloating):
+        # Casting to float would silently drop the imaginary part.
+        raise TypeError(f"{name} must be real, got complex dtype {arr.dtype}")
     if ndim is not None and arr.ndim != ndim:
         raise ShapeError(f"{name} must be {ndim}-D (rows are samples), got shape {arr.shape}")
     if dtype is not None and arr.dtype != dtype:
