@@ -183,6 +183,8 @@ def one_hot_checked(labels, n_classes, n_rows, dtype, who="loss") -> np.ndarray:
     if labels.shape != (n_rows,):
         raise ShapeError(f"{who}: {labels.shape[0]} class indices for {n_rows} predictions")
     if not np.issubdtype(labels.dtype, np.integer):
+        if np.issubdtype(labels.dtype, np.floating):
+            check_finite(f"{who}: class indices", labels)
         if not np.issubdtype(labels.dtype, np.floating) or not np.all(labels == np.round(labels)):
             raise TypeError(f"{who}: class indices must be integers, got dtype {labels.dtype}")
         labels = labels.astype(np.int64)
