@@ -27,7 +27,7 @@ class BatchClosure:
 
     def __call__(self, backward: bool = True) -> float:
         self.evaluations += 1
-        y = self.model.forward(self.x)
+        y = self.y = self.model.forward(self.x)
         value = self.loss.forward(y, self.d)
         if backward:
             self.model.zero_grad()

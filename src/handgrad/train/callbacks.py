@@ -1,0 +1,159 @@
+"""Callbacks: what happens around the training loop (progress, checkpoints, early stopping).
+
+A callback overrides any of the events below; ``state_dict``/``load_state_dict`` carry its state
+through a checkpoint so a resumed run behaves as if never stopped.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from handgrad import io
+
+
+class Callback:
+    def on_train_begin(self, trainer) -> None: ...  # noqa: E704  (hooks default to doing nothing)
+    def on_batch_end(self, trainer, loss: float) -> None: ...  # noqa: E704
+    def on_epoch_end(self, trainer, record: dict) -> None: ...  # noqa: E704
+    def on_interrupt(self, trainer) -> None: ...  # noqa: E704
+    def on_train_end(self, trainer) -> None: ...  # noqa: E704
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        return None
+
+
+class ProgressBar(Callback):
+    """One tqdm bar over all steps: running loss Q, last validation metric, speed, time left."""
+
+    def __init__(self, n_samples: int, disable: bool | None = None):
+        self.n_samples, self.disable, self.bar = n_samples, disable, None
+
+    def on_train_begin(self, trainer):
+        per_epoch = -(-self.n_samples // trainer.batch_size)
+        done = trainer.epoch * per_epoch + trainer.step_in_epoch
+        self.bar = tqdm(total=trainer.epochs * per_epoch, initial=done, unit="step",
+                        disable=self.disable, dynamic_ncols=True, leave=True)
+
+    def on_batch_end(self, trainer, loss):
+        self.bar.update(1)
+        if trainer.global_step % 10 == 0:
+            self.bar.set_postfix_str(self._postfix(trainer), refresh=False)
+
+    def on_epoch_end(self, trainer, record):
+        self.bar.set_postfix_str(self._postfix(trainer))
+
+    def on_train_end(self, trainer):
+        if self.bar is not None:
+            self.bar.close()
+
+    @staticmethod
+    def _postfix(trainer) -> str:
+        parts = [f"epoch {trainer.epoch + (trainer.step_in_epoch > 0)}/{trainer.epochs}",
+                 f"Q={trainer.running_loss:.4f}"]
+        metric = trainer.history.last(f"val_{trainer.metric_name}")
+        if metric is not None:
+            parts.append(f"val_{trainer.metric_name}={metric:.4f}")
+        return " ".join(parts)
+
+
+class Checkpoint(Callback):
+    """Writes ``path`` every ``every`` epochs, at the end, and on Ctrl-C, atomically.
+
+    A checkpoint holds the weights, the trainer's state (epoch, position in the epoch, random
+    streams, history) and the optimizer's and schedule's state. It is never written after a
+    divergence, so the last good one survives.
+    """
+
+    def __init__(self, path, every: int = 1, metadata: dict | None = None):
+        if every < 1:
+            raise ValueError(f"checkpoint interval must be >= 1 epoch, got {every}")
+        self.path, self.every, self.metadata = Path(path), int(every), metadata or {}
+
+    def save(self, trainer) -> Path:
+        extra = {"trainer": trainer.state_dict(), "metadata": self.metadata}
+        return io.atomic_write_bytes(self.path, io.dump(trainer.model, extra, kind="checkpoint"))
+
+    def on_epoch_end(self, trainer, record):
+        if trainer.epoch % self.every == 0:
+            self.save(trainer)
+
+    def on_interrupt(self, trainer):
+        self.save(trainer)
+
+    def on_train_end(self, trainer):
+        if trainer.stop_reason not in ("diverged", "interrupted"):
+            self.save(trainer)
+
+
+def resume(trainer, path) -> dict:
+    """Load a checkpoint into ``trainer`` (model, optimizer, schedule, random streams, position).
+    Returns the checkpoint's metadata."""
+    meta, tensors = io.read(path, kind="checkpoint")
+    io.restore_weights(trainer.model, tensors, source=str(path))
+    extra = io.join_state(meta["extra"], tensors)
+    trainer.load_state_dict(extra["trainer"])
+    return extra.get("metadata", {})
+
+
+class EarlyStopping(Callback):
+    """Stops when the monitored value (validation loss by default) has not improved by
+    ``min_delta`` for ``patience`` epochs, and restores the best weights."""
+
+    def __init__(self, patience: int = 10, monitor: str = "val_loss", min_delta: float = 0.0,
+                 restore_best: bool = True):
+        if patience < 1:
+            raise ValueError(f"patience must be >= 1, got {patience}")
+        self.patience, self.monitor, self.min_delta = int(patience), monitor, float(min_delta)
+        self.restore_best = restore_best
+        self.best, self.best_epoch, self.best_theta, self.wait = np.inf, 0, None, 0
+        self.best_buffers: dict = {}
+
+    def _score(self, record):
+        value = record.get(self.monitor)
+        if value is None:
+            raise ValueError(f"early stopping monitors {self.monitor!r}, which this run does not "
+                             f"record (available: {sorted(record)}); give validation data")
+        return -value if self.monitor.endswith(("accuracy", "r2")) else value
+
+    def on_epoch_end(self, trainer, record):
+        score = self._score(record)
+        if score < self.best - self.min_delta:
+            self.best, self.best_epoch, self.wait = score, record["epoch"], 0
+            self.best_theta = trainer.model.theta.copy()
+            self.best_buffers = _copy_buffers(trainer.model)
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            trainer.stop_training, trainer.stop_reason = True, "early_stopping"
+
+    def on_train_end(self, trainer):
+        if self.restore_best and self.best_theta is not None and \
+                trainer.stop_reason == "early_stopping":
+            trainer.model.theta[...] = self.best_theta
+            _restore_buffers(trainer.model, self.best_buffers)
+
+    def state_dict(self):
+        return {"best": float(self.best), "best_epoch": self.best_epoch, "wait": self.wait,
+                "best_theta": self.best_theta, "best_buffers": self.best_buffers}
+
+    def load_state_dict(self, state):
+        self.best, self.best_epoch, self.wait = state["best"], state["best_epoch"], state["wait"]
+        self.best_theta, self.best_buffers = state["best_theta"], state["best_buffers"]
+
+
+def _copy_buffers(model) -> dict:
+    return {f"{path}{name}": buf.copy()
+            for path, module in io.modules_with_buffers(model)
+            for name, buf in module.buffers.items()}
+
+
+def _restore_buffers(model, saved: dict) -> None:
+    for path, module in io.modules_with_buffers(model):
+        for name in module.buffers:
+            module.buffers[name] = saved[f"{path}{name}"].copy()
