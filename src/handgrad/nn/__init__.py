@@ -3,7 +3,10 @@
 from handgrad.nn.activations import (ACTIVATIONS, ELU, GELU, Activation, HardTanh, Identity,
                                      LeakyReLU, LogSoftmax, Maxout, ReLU, Sigmoid, Sign, Softmax,
                                      Softplus, Tanh, get_activation)
+from handgrad.nn.batchnorm import BatchNorm1d, batchnorm_between, batchnorm_between_with
 from handgrad.nn.containers import MLP, Sequential
+from handgrad.nn.dropout import (Dropout, chain_between, dropout_between, rng_states,
+                                 set_rng_states)
 from handgrad.nn.errors import (DivergenceError, HandgradError, ModelFileError, NonFiniteError,
                                 ShapeError)
 from handgrad.nn.linear import Linear
@@ -14,10 +17,13 @@ from handgrad.nn.module import Module, Parameter
 from handgrad.nn.registry import build, register_module
 
 __all__ = [
-    "ACTIVATIONS", "LOSSES", "Activation", "BinaryCrossEntropy", "BinaryCrossEntropyWithLogits",
-    "CrossEntropy", "DivergenceError", "ELU", "GELU", "HalfSquaredError", "HandgradError",
+    "ACTIVATIONS", "LOSSES", "Activation", "BatchNorm1d", "BinaryCrossEntropy",
+    "BinaryCrossEntropyWithLogits", "CrossEntropy", "DivergenceError", "Dropout", "ELU", "GELU",
+    "HalfSquaredError", "HandgradError",
     "HardTanh", "Hinge", "Identity", "KLDivergence", "LeakyReLU", "Linear", "LogSoftmax", "Loss",
     "MAE", "MLP", "MSE", "MSLE", "Maxout", "ModelFileError", "Module", "NLL", "NonFiniteError",
     "Parameter", "ReLU", "Sequential", "ShapeError", "Sigmoid", "Sign", "Softmax", "Softplus",
-    "SquaredHinge", "Tanh", "build", "get_activation", "get_loss", "register_module",
+    "SquaredHinge", "Tanh", "batchnorm_between", "batchnorm_between_with", "build",
+    "chain_between", "dropout_between", "get_activation", "get_loss", "register_module",
+    "rng_states", "set_rng_states",
 ]
