@@ -5,8 +5,7 @@ from handgrad.nn.activations import (ACTIVATIONS, ELU, GELU, Activation, HardTan
                                      Softplus, Tanh, get_activation)
 from handgrad.nn.batchnorm import BatchNorm1d, batchnorm_between, batchnorm_between_with
 from handgrad.nn.containers import MLP, Sequential
-from handgrad.nn.dropout import (Dropout, chain_between, dropout_between, rng_states,
-                                 set_rng_states)
+from handgrad.nn.dropout import Dropout, chain_between, dropout_between
 from handgrad.nn.errors import (DivergenceError, HandgradError, ModelFileError, NonFiniteError,
                                 ShapeError)
 from handgrad.nn.linear import Linear
@@ -25,5 +24,4 @@ __all__ = [
     "Parameter", "ReLU", "Sequential", "ShapeError", "Sigmoid", "Sign", "Softmax", "Softplus",
     "SquaredHinge", "Tanh", "batchnorm_between", "batchnorm_between_with", "build",
     "chain_between", "dropout_between", "get_activation", "get_loss", "register_module",
-    "rng_states", "set_rng_states",
 ]

@@ -60,8 +60,8 @@ class Dropout(Module):
 
     Exact resume: ``get_rng_state()`` returns the stream's position as a JSON-serialisable dict (the
     bit generator's ``state``, a dict of ints) and ``set_rng_state(state)`` restores it, so a
-    checkpoint that stores it replays the same masks after loading. :func:`rng_states` /
-    :func:`set_rng_states` do this for every dropout layer of a model.
+    checkpoint that stores it replays the same masks after loading (the Trainer's checkpoints do,
+    for every module with these two methods).
     """
 
     def __init__(self, p: float = 0.5, rng=None):
@@ -122,35 +122,6 @@ class Dropout(Module):
         return f"p={self.p}"
 
 
-# --- model-wide helpers --------------------------------------------------------------------------
-def _named_modules(module: Module, path: str = ""):
-    yield path, module
-    for name, child in module.children.items():
-        yield from _named_modules(child, f"{path}.{name}" if path else name)
-
-
-def rng_states(model: Module) -> dict[str, dict]:
-    """``{module path: rng state}`` for every module with ``get_rng_state`` (the dropout layers),
-    keyed like ``named_parameters`` without the trailing dot (``"3"``, ``"block.1"``; ``""`` for
-    the model itself). JSON-serialisable: store it in a checkpoint for exact resume."""
-    states = {}
-    for name, module in _named_modules(model):
-        if hasattr(module, "get_rng_state"):
-            states[name] = module.get_rng_state()
-    return states
-
-
-def set_rng_states(model: Module, states: dict[str, dict]) -> None:
-    """Restore what :func:`rng_states` returned; the module paths must match exactly."""
-    modules = {name: m for name, m in _named_modules(model)
-               if hasattr(m, "set_rng_state")}
-    if set(modules) != set(states):
-        raise ValueError(f"rng states are for modules {sorted(states)}, but the model's random "
-                         f"modules are {sorted(modules)}")
-    for name, module in modules.items():
-        module.set_rng_state(states[name])
-
-
 def dropout_between(p: float):
     """A ``layers_between`` factory for :func:`handgrad.nn.MLP`: one Dropout(p) after each hidden
     Linear, seeded from the model's generator, e.g. ``MLP(sizes, layers_between=dropout_between(0.2))``.
@@ -171,4 +142,4 @@ def chain_between(*factories):
     return layers
 
 
-__all__ = ["Dropout", "chain_between", "dropout_between", "rng_states", "set_rng_states"]
+__all__ = ["Dropout", "chain_between", "dropout_between"]
