@@ -11,6 +11,8 @@ Jacobian-vector product grad_y J_y(z), computed without building the B x C x C J
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 from scipy.special import erf, expit, log_softmax as _log_softmax, softmax as _softmax
 
@@ -269,4 +271,11 @@ def get_activation(name: str, **options) -> Activation:
     key = str(name).lower().replace("-", "_")
     if key not in ACTIVATIONS:
         raise unknown_option("activation", name, ACTIVATIONS)
-    return ACTIVATIONS[key](**options)
+    cls = ACTIVATIONS[key]
+    try:
+        inspect.signature(cls).bind(**options)
+    except TypeError:
+        # e.g. alpha= given to relu: name the activation, not Module.__init__
+        raise ValueError(f"activation {key!r} does not take the option(s) {sorted(options)}; "
+                         f"it takes {list(inspect.signature(cls).parameters) or 'none'}") from None
+    return cls(**options)
