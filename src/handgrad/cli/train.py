@@ -22,9 +22,9 @@ from handgrad.train import Checkpoint, EarlyStopping, Penalty, ProgressBar, Task
 from handgrad.train.task import default_output
 from handgrad.train.run import finish_run, model_metadata
 
-DEFAULTS = dict(data="digits", target=None, hidden="64", activation="relu", output=None,
+DEFAULTS = dict(data="digits", target=None, hidden="128", activation="relu", output=None,
                 loss=None, optimizer="momentum", lr=0.05, opt=[], schedule=None, sched=[],
-                batch_size=32, epochs=30, seed=0, dtype="float32", weight_decay=0.0, l1=0.0,
+                batch_size=32, epochs=40, seed=0, dtype="float32", weight_decay=0.0, l1=0.0,
                 l2=0.0, dropout=0.0, batchnorm=False, val_size=0.1, test_size=0.2, tol=None,
                 patience=None, checkpoint_every=1, name=None, runs_dir="runs", resume=False,
                 no_progress=False, init=None)
