@@ -13,7 +13,7 @@ import sys
 from handgrad.nn.errors import HandgradError
 
 # The subcommand modules, in the order ``handgrad --help`` lists them.
-COMMANDS = ("train",)
+COMMANDS = ("train", "lab")
 
 
 def build_parser() -> argparse.ArgumentParser:
