@@ -1,0 +1,118 @@
+"""Bad input gets a clear exception at the public boundary that names the problem: never a NumPy
+broadcasting error from deep inside, never a silent NaN."""
+
+import numpy as np
+import pytest
+
+from handgrad.nn import (MLP, Linear, Maxout, NonFiniteError, Sequential, ShapeError,
+                         get_activation, get_loss)
+
+
+def _mlp():
+    return MLP([4, 6, 3], activation="relu", rng=0)
+
+
+def _y(rows=3, cols=4):
+    return np.random.default_rng(0).normal(size=(rows, cols))
+
+
+# id -> (call, exception type, pattern the message must match)
+BAD_INPUT = {
+    # input width or rank that does not match the first layer
+    "input_width": (lambda: _mlp().forward(np.ones((2, 5))), ShapeError,
+                    r"input x has 5 features but the first layer expects 4"),
+    "input_1d": (lambda: _mlp().forward(np.ones(4)), ShapeError, r"must be 2-D.*shape \(4,\)"),
+    "input_3d": (lambda: _mlp().forward(np.ones((2, 4, 1))), ShapeError, r"must be 2-D"),
+    "input_strings": (lambda: _mlp().forward(np.array([["a"] * 4])), TypeError,
+                      r"input x must be a numeric array"),
+    "linear_alone_width": (lambda: Linear(4, 3).forward(np.ones((2, 5))), ShapeError,
+                           r"Linear\(4 -> 3\) expects input of shape \(batch, 4\), got \(2, 5\)"),
+    "inner_layer_width": (lambda: Sequential(Linear(4, 3), Linear(5, 2)).forward(np.ones((2, 4))),
+                          ShapeError, r"Linear\(5 -> 2\) expects .*got \(2, 3\)"),
+    "maxout_width": (lambda: Maxout(2).forward(np.ones((2, 5))), ShapeError,
+                     r"pool 2 needs a width divisible by it, got 5"),
+    # NaN or inf in the input or the prediction/target
+    "input_nan": (lambda: _mlp().forward(np.array([[0.0, np.nan, 1.0, 2.0]])), NonFiniteError,
+                  r"input x contains 1 NaN or inf"),
+    "input_inf": (lambda: _mlp().forward(np.array([[0.0, np.inf, -np.inf, 2.0]])),
+                  NonFiniteError, r"input x contains 2 NaN or inf"),
+    "prediction_nan": (lambda: get_loss("mse")(np.full((2, 2), np.nan), np.ones((2, 2))),
+                       NonFiniteError, r"prediction y contains 4 NaN"),
+    "logits_inf": (lambda: get_loss("cross_entropy")(np.array([[np.inf, 0.0]]), [0]),
+                   NonFiniteError, r"prediction z contains 1 NaN or inf"),
+    "target_nan": (lambda: get_loss("mse")(np.ones((2, 2)), np.array([[1.0, np.nan], [0, 0]])),
+                   NonFiniteError, r"target d contains 1 NaN"),
+    "class_index_nan": (lambda: get_loss("cross_entropy")(_y(), np.array([0.0, np.nan, 1.0])),
+                        NonFiniteError, r"class indices contains 1 NaN"),
+    # target shape or dtype that does not match the loss
+    "target_shape": (lambda: get_loss("mse")(_y(), np.ones((3, 3))), ShapeError,
+                     r"mse: target d has shape \(3, 3\) but prediction y has shape \(3, 4\)"),
+    "target_rows": (lambda: get_loss("half_mse")(_y(), np.ones((2, 4))), ShapeError,
+                    r"target d has shape \(2, 4\)"),
+    "target_1d_for_wide_output": (lambda: get_loss("mae")(_y(), np.ones(3)), ShapeError,
+                                  r"target d has shape \(3,\)"),
+    "prob_rows_width": (lambda: get_loss("cross_entropy")(_y(), np.full((3, 3), 1 / 3)),
+                        ShapeError, r"cross_entropy: target d has shape \(3, 3\)"),
+    "index_count": (lambda: get_loss("nll")(_y(), np.array([0, 1])), ShapeError,
+                    r"nll: 2 class indices for 3 predictions"),
+    "target_strings": (lambda: get_loss("mse")(_y(3, 1), np.array(["a", "b", "c"])), TypeError,
+                       r"target d must be a numeric array, got dtype <U1"),
+    "target_complex": (lambda: get_loss("mse")(_y(3, 1), np.ones(3) + 1j), TypeError,
+                       r"target d must be real"),
+    "fractional_index": (lambda: get_loss("cross_entropy")(_y(), np.array([0, 1.5, 2])),
+                         TypeError, r"class indices must be integers"),
+    "bool_index": (lambda: get_loss("cross_entropy")(_y(2), np.array([True, False])), TypeError,
+                   r"class indices must be integers, got dtype bool"),
+    "hinge_01_targets": (lambda: get_loss("hinge")(_y(3, 1), np.array([0.0, 1.0, 1.0])),
+                         ValueError, r"hinge: targets must be -1 or \+1"),
+    "bce_target_range": (lambda: get_loss("bce")(np.full((2, 1), 0.5), np.array([0.0, 2.0])),
+                         ValueError, r"bce: targets must lie in \[0, 1\]"),
+    "bce_prediction_range": (lambda: get_loss("bce")(np.array([[1.5], [0.2]]), np.array([0, 1])),
+                             ValueError, r"predictions must be probabilities.*bce_logits"),
+    "kl_prediction_range": (lambda: get_loss("kl")(2 * np.ones((2, 3)), np.array([0, 1])),
+                            ValueError, r"kl: predictions must be probabilities"),
+    "msle_domain": (lambda: get_loss("msle")(np.array([[-2.0]]), np.array([[1.0]])), ValueError,
+                    r"msle needs predictions and targets greater than -1"),
+    # class index out of range
+    "index_too_big": (lambda: get_loss("cross_entropy")(_y(), np.array([0, 4, 1])), IndexError,
+                      r"cross_entropy: class index 4 is out of range for 4 classes"),
+    "index_negative": (lambda: get_loss("nll")(_y(), np.array([0, -1, 1])), IndexError,
+                       r"nll: class index -1 is out of range for 4 classes"),
+    "index_column": (lambda: get_loss("kl")(np.full((3, 4), 0.25), np.array([[0], [9], [1]])),
+                     IndexError, r"kl: class index 9 is out of range for 4 classes"),
+    # unknown names and options
+    "unknown_activation": (lambda: get_activation("relux"), ValueError,
+                           r"unknown activation 'relux'; expected one of: .*relu"),
+    "unknown_hidden_activation": (lambda: MLP([3, 4, 2], activation="sigmod"), ValueError,
+                                  r"unknown activation 'sigmod'"),
+    "unknown_activation_no_hidden": (lambda: MLP([3, 2], activation="bogus"), ValueError,
+                                     r"unknown activation 'bogus'"),
+    "unknown_output": (lambda: MLP([3, 2], output="softmaxx"), ValueError,
+                       r"unknown activation 'softmaxx'"),
+    "activation_option": (lambda: get_activation("relu", alpha=0.1), ValueError,
+                          r"activation 'relu' does not take the option\(s\) \['alpha'\]"),
+    "unknown_loss": (lambda: get_loss("cross_entropi"), ValueError,
+                     r"unknown loss 'cross_entropi'; expected one of: .*cross_entropy"),
+    "unknown_reduction": (lambda: get_loss("mse", reduction="avg"), ValueError,
+                          r"unknown reduction 'avg'; expected one of: mean, sum"),
+    "unknown_init": (lambda: MLP([3, 2], init="glorot"), ValueError,
+                     r"unknown initialization 'glorot'"),
+    "unsupported_dtype": (lambda: MLP([3, 2], dtype=np.float16), ValueError,
+                          r"dtype must be float32 or float64, got float16"),
+    "mlp_sizes": (lambda: MLP([3]), ValueError, r"MLP sizes must be at least two positive widths"),
+    "maxout_pool": (lambda: Maxout(0), ValueError, r"Maxout pool must be >= 1, got 0"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUT))
+def test_bad_input_raises_a_clear_error(case):
+    call, error, pattern = BAD_INPUT[case]
+    with pytest.raises(error, match=pattern):
+        call()
+
+
+def test_names_are_case_and_dash_insensitive():
+    assert get_activation("Leaky-ReLU").name == "leaky_relu"
+    assert get_loss("Cross-Entropy").name == "cross_entropy"
+    model = MLP([4, 6, 3], activation="Maxout", rng=0)  # was built with mismatched widths
+    assert model.forward(np.ones((2, 4))).shape == (2, 3)
