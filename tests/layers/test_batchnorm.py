@@ -140,6 +140,8 @@ def test_backward_with_wrong_shape_or_before_forward():
     ({"num_features": 3, "momentum": -0.1}, "momentum"),
     ({"num_features": 3, "momentum": 1.5}, "momentum"),
     ({"num_features": 3, "momentum": float("nan")}, "momentum"),
+    ({"num_features": 3, "momentum": "0.1"}, "momentum"),
+    ({"num_features": 3, "eps": None}, "eps"),
 ])
 def test_invalid_options_are_rejected(options, message):
     with pytest.raises(ValueError, match=message):

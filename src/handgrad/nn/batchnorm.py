@@ -61,13 +61,14 @@ class BatchNorm1d(Module):
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
                  affine: bool = True, dtype=DEFAULT_DTYPE):
         super().__init__()
-        if isinstance(num_features, bool) or not isinstance(num_features, (int, np.integer)) \
-                or num_features < 1:
-            raise ValueError(f"BatchNorm1d num_features must be a positive int, got {num_features!r}")
-        if not eps > 0:
-            raise ValueError(f"BatchNorm1d eps must be > 0, got eps={eps!r}")
-        if not 0.0 <= momentum <= 1.0:
-            raise ValueError(f"BatchNorm1d momentum must be in [0, 1], got momentum={momentum!r}")
+        if not _is_number(num_features, integer=True) or num_features < 1:
+            raise ValueError(f"BatchNorm1d num_features must be a positive int, "
+                             f"got {num_features!r}")
+        if not (_is_number(eps) and eps > 0):
+            raise ValueError(f"BatchNorm1d eps must be a number > 0, got eps={eps!r}")
+        if not (_is_number(momentum) and 0.0 <= momentum <= 1.0):
+            raise ValueError(f"BatchNorm1d momentum must be a number in [0, 1], "
+                             f"got momentum={momentum!r}")
         self.num_features = int(num_features)
         self.eps, self.momentum, self.affine = float(eps), float(momentum), bool(affine)
         if self.affine:
@@ -162,7 +163,13 @@ class BatchNorm1d(Module):
                    dtype=dtype)
 
     def extra_repr(self) -> str:
-        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}"
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}")
+
+
+def _is_number(value, integer: bool = False) -> bool:
+    kinds = (int, np.integer) if integer else (int, float, np.number)
+    return isinstance(value, kinds) and not isinstance(value, (bool, np.bool_))
 
 
 def batchnorm_between(width: int, rng=None) -> list[Module]:

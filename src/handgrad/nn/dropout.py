@@ -66,7 +66,7 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5, rng=None):
         super().__init__()
-        if isinstance(p, (bool, np.bool_)) or not isinstance(p, (int, float, np.floating, np.integer)):
+        if isinstance(p, (bool, np.bool_)) or not isinstance(p, (int, float, np.number)):
             raise ValueError(f"Dropout p must be a number in [0, 1), got {p!r}")
         p = float(p)
         if not 0.0 <= p < 1.0:
@@ -88,11 +88,11 @@ class Dropout(Module):
         if self.mask_scale is None:
             return grad_y
         if grad_y.shape != self.mask_scale.shape:
-            raise ShapeError(f"Dropout backward got grad_y of shape {grad_y.shape}, but the forward "
-                             f"produced {self.mask_scale.shape}")
+            raise ShapeError(f"Dropout backward got grad_y of shape {grad_y.shape}, but the "
+                             f"forward produced {self.mask_scale.shape}")
         return grad_y * self.mask_scale
 
-    # --- the random stream, for exact resume ----------------------------------------------------
+    # --- the random stream, for exact resume -------------------------------------------------
     def get_rng_state(self) -> dict:
         """The mask stream's position: ``{"bit_generator": "PCG64", "state": {...}, ...}``, all
         ints and strings, so ``json.dumps`` can store it in a checkpoint."""
@@ -101,8 +101,8 @@ class Dropout(Module):
     def set_rng_state(self, state: dict) -> None:
         """Continue the mask stream from a state returned by :meth:`get_rng_state`."""
         if not isinstance(state, dict) or state.get("bit_generator") not in _BIT_GENERATORS:
-            raise ValueError(f"not a dropout rng state (expected a dict with 'bit_generator' one of "
-                             f"{', '.join(_BIT_GENERATORS)}): {state!r:.120}")
+            raise ValueError(f"not a dropout rng state (expected a dict with 'bit_generator' one "
+                             f"of {', '.join(_BIT_GENERATORS)}): {state!r:.120}")
         bit_generator = getattr(np.random, state["bit_generator"])()
         try:
             bit_generator.state = copy.deepcopy(state)
@@ -124,7 +124,8 @@ class Dropout(Module):
 
 def dropout_between(p: float):
     """A ``layers_between`` factory for :func:`handgrad.nn.MLP`: one Dropout(p) after each hidden
-    Linear, seeded from the model's generator, e.g. ``MLP(sizes, layers_between=dropout_between(0.2))``.
+    Linear, seeded from the model's generator, e.g.
+    ``MLP(sizes, layers_between=dropout_between(0.2))``.
     (The MLP places these before the activation; for ReLU that is the same function, since
     relu(m s z) = m s relu(z) for m s >= 0.)"""
     Dropout(p)  # validate p now, not when the model is built
