@@ -30,6 +30,9 @@ LOSS_CASES = {
                                                            r.integers(0, C, B))),
     "cross_entropy_rows": ("cross_entropy", lambda r, a: (2 * r.normal(size=(B, C)),
                                                           softmax(r.normal(size=(B, C)), axis=1))),
+    # targets that do not sum to 1: the gradient is p * sum(d) - d, not p - d
+    "cross_entropy_unnormalised": ("cross_entropy", lambda r, a: (2 * r.normal(size=(B, C)),
+                                                                  r.uniform(0, 1, (B, C)))),
     "nll_index": ("nll", lambda r, a: (log_softmax(r.normal(size=(B, C)), axis=1),
                                        r.integers(0, C, B))),
     "nll_rows": ("nll", lambda r, a: (log_softmax(r.normal(size=(B, C)), axis=1),
