@@ -12,6 +12,7 @@ Jacobian-vector product grad_y J_y(z), computed without building the B x C x C J
 from __future__ import annotations
 
 import inspect
+import math
 
 import numpy as np
 from scipy.special import erf, expit, log_softmax as _log_softmax, softmax as _softmax
@@ -170,12 +171,13 @@ class GELU(Activation):
 
     def forward(self, z):
         self.z = z
-        self.Phi = 0.5 * (1.0 + erf(z / np.sqrt(2.0)))
+        # Python-float constants: a NumPy float64 scalar would promote float32 z to float64.
+        self.Phi = 0.5 * (1.0 + erf(z / math.sqrt(2.0)))
         return z * self.Phi
 
     def backward(self, grad_y):
         z = self.z
-        phi = np.exp(-0.5 * z * z) / np.sqrt(2.0 * np.pi)
+        phi = np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
         return grad_y * (self.Phi + z * phi)
 
 
