@@ -19,6 +19,13 @@ from handgrad.nn.errors import ShapeError, as_float_array, check_finite, unknown
 REDUCTIONS = ("mean", "sum")
 
 
+def _as_prediction(name, y) -> np.ndarray:
+    """A finite 2-D floating prediction. Integer or boolean predictions become float64: the target
+    is cast to the prediction's dtype, and an integer dtype would silently truncate it."""
+    y = as_float_array(name, y, ndim=2)
+    return y if np.issubdtype(y.dtype, np.floating) else y.astype(np.float64)
+
+
 class Loss:
     name = ""
     per_sample = False  # True: value per sample is a sum over outputs, mean is over samples
@@ -33,7 +40,7 @@ class Loss:
 
     # --- validation at the public boundary ----------------------------------------------------
     def check(self, y, d) -> tuple[np.ndarray, np.ndarray]:
-        y = as_float_array("prediction y", y, ndim=2)
+        y = _as_prediction("prediction y", y)
         d = as_float_array("target d", d, ndim=None)
         if d.ndim == 1 and y.shape[1] == 1:
             d = d.reshape(-1, 1)
@@ -208,7 +215,7 @@ class CrossEntropy(_ClassTargets):
     name = "cross_entropy"
 
     def forward(self, z, d):
-        z = as_float_array("prediction z", z, ndim=2)
+        z = _as_prediction("prediction z", z)
         self.d = self.targets_as_rows(z, d)
         log_p = log_softmax(z, axis=1)
         self.p, self.scale = np.exp(log_p), self._scale(z)
@@ -227,7 +234,7 @@ class NLL(_ClassTargets):
     name = "nll"
 
     def forward(self, log_p, d):
-        log_p = as_float_array("prediction log_p", log_p, ndim=2)
+        log_p = _as_prediction("prediction log_p", log_p)
         self.d, self.scale = self.targets_as_rows(log_p, d), self._scale(log_p)
         return self._reduce(-self.d * log_p, log_p)
 
@@ -244,7 +251,7 @@ class KLDivergence(_ClassTargets):
     eps = 1e-12
 
     def forward(self, y, d):
-        y = as_float_array("prediction y", y, ndim=2)
+        y = _as_prediction("prediction y", y)
         self.d = self.targets_as_rows(y, d)
         if (y < 0).any() or (y > 1).any():
             raise ValueError("kl: predictions must be probabilities (use a softmax output)")
