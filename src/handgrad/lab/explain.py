@@ -1,0 +1,279 @@
+"""``explain``: one forward and one backward pass of a tiny network, printed step by step in the
+notation of 001 ("Vector formulation", "The Backward Pass"), every gradient checked by central
+finite differences as it is printed.
+
+Forward, y_0 = x, for k = 1..N:        z_k = W_k y_(k-1) + b_k,     y_k = f_k(z_k)
+Backward, from grad_(y_N) Div:          grad_(z_k) Div     = grad_(y_k) Div J_(y_k)(z_k)
+                                        grad_(y_(k-1)) Div = grad_(z_k) Div W_k
+                                        grad_(W_k) Div     = y_(k-1) grad_(z_k) Div
+                                        grad_(b_k) Div     = grad_(z_k) Div
+
+Gradients are row vectors, as in the notes. handgrad stores W_k as (out, in), the shape of the
+notes' W_k in z_k = W_k y_(k-1) + b_k; the notes' grad_(W_k) Div = y_(k-1) grad_(z_k) Div is the
+(in, out) outer product, so the (out, in) array printed and checked is its transpose.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from handgrad.check import TensorCheck, central_differences
+from handgrad.lab import plotting
+from handgrad.lab.common import Outputs, require, say
+from handgrad.nn import MLP, Linear, get_loss
+from handgrad.nn.activations import Activation, Identity
+
+
+@dataclass
+class ExplainConfig:
+    sizes: tuple = (3, 4, 3)     # layer widths D_0, D_1, ..., D_N
+    activation: str = "tanh"     # hidden activation f_k
+    output: str = "softmax"      # output activation f_N (identity, sigmoid, softmax, ...)
+    loss: str = "kl"             # divergence Div(Y, d): kl, half_mse, mse, bce, cross_entropy ...
+    seed: int = 0                # seed of the weights, the input x and the target d
+    eps: float = 1e-6            # finite-difference step
+    precision: int = 4           # digits printed
+
+    def __post_init__(self):
+        require(len(self.sizes) >= 2 and min(self.sizes) >= 1, "sizes", self.sizes,
+                "at least two positive widths, e.g. 3,4,2")
+        require(self.eps > 0, "eps", self.eps, "a positive step")
+
+
+@dataclass
+class Step:
+    """One printed quantity: its notation, the formula that produced it and its FD check."""
+
+    name: str
+    formula: str
+    value: np.ndarray
+    numeric: np.ndarray | None = None
+
+    @property
+    def error(self) -> float | None:
+        if self.numeric is None:
+            return None
+        return TensorCheck(self.name, np.asarray(self.value, float), self.numeric).error
+
+
+@dataclass
+class ExplainResult:
+    config: ExplainConfig
+    forward: list[Step]
+    backward: list[Step]
+    loss: float
+    worst_error: float
+    text: str
+    verdict: str = ""
+    files: list = field(default_factory=list)
+
+
+def _layers(model):
+    """(Linear, activation) pairs: the k-th layer of the notes, z_k then y_k = f_k(z_k)."""
+    modules = model.layers
+    pairs = []
+    for i, m in enumerate(modules):
+        if isinstance(m, Linear):
+            nxt = modules[i + 1] if i + 1 < len(modules) else None
+            pairs.append((i, m, nxt if isinstance(nxt, Activation) else Identity()))
+    return pairs
+
+
+def _target(cfg: ExplainConfig, width: int, rng) -> np.ndarray:
+    """A target that suits the loss: a probability row for kl, 0/1 for bce, class 1-hot for ce."""
+    if cfg.loss in ("kl", "cross_entropy", "nll"):
+        d = np.zeros((1, width))
+        d[0, rng.integers(width)] = 1.0
+        return d
+    if cfg.loss in ("bce", "bce_logits"):
+        return rng.integers(0, 2, size=(1, width)).astype(float)
+    return rng.standard_normal((1, width))
+
+
+def run_explain(outputs: Outputs | None = None, verbose: bool = True,
+                config: ExplainConfig | None = None) -> ExplainResult:
+    cfg = config or ExplainConfig()
+    rng = np.random.default_rng(cfg.seed)
+    model = MLP(cfg.sizes, activation=cfg.activation, output=cfg.output, rng=rng,
+                dtype=np.float64)
+    loss = get_loss(cfg.loss)
+    x = rng.standard_normal((1, cfg.sizes[0]))
+    d = _target(cfg, cfg.sizes[-1], rng)
+    modules = model.layers
+    pairs = _layers(model)
+    N = len(pairs)
+
+    # --- forward, keeping every z_k and y_k ---------------------------------------------------
+    forward = [Step("y_0", "x", x.copy())]
+    ys, zs = [x], []
+    for k, (i, linear, act) in enumerate(pairs, start=1):
+        z = linear.forward(ys[-1])
+        y = act.forward(z)
+        zs.append(z.copy())
+        ys.append(y.copy())
+        forward.append(Step(f"z_{k}", f"W_{k} y_{k - 1} + b_{k}", z.copy()))
+        forward.append(Step(f"y_{k}", f"{act.name or 'identity'}(z_{k})", y.copy()))
+    value = loss.forward(ys[-1], d)
+
+    # --- backward, in the order of the notes' recursion ---------------------------------------
+    model.zero_grad()
+    backward = []
+    grad_y = loss.backward()
+    backward.append(Step(f"grad_y_{N} Div", f"dDiv/dy_{N} ({loss.name})", grad_y.copy()))
+    for k in range(N, 0, -1):
+        i, linear, act = pairs[k - 1]
+        width = zs[k - 1].shape[1]
+        J = act.backward(np.eye(width))          # rows e_j^T J: the Jacobian itself
+        backward.append(Step(f"J_y_{k}(z_{k})", "dy_i/dz_j" + (" (diagonal: scalar activation)"
+                             if _is_diagonal(J) else " (full: vector activation)"), J))
+        grad_z = act.backward(grad_y)
+        backward.append(Step(f"grad_z_{k} Div", f"grad_y_{k} Div J_y_{k}(z_{k})", grad_z.copy()))
+        grad_y_prev = linear.backward(grad_z)
+        backward.append(Step(f"grad_W_{k} Div", f"(y_{k - 1} grad_z_{k} Div)^T, stored (out, in)"
+                             " like W", linear.W.grad.copy()))
+        backward.append(Step(f"grad_b_{k} Div", f"grad_z_{k} Div", linear.b.grad.copy()))
+        backward.append(Step(f"grad_y_{k - 1} Div", f"grad_z_{k} Div W_{k}" +
+                             ("  (w.r.t. the input x)" if k == 1 else ""), grad_y_prev.copy()))
+        grad_y = grad_y_prev
+
+    _finite_differences(cfg, modules, pairs, loss, x, d, ys, zs, backward)
+    worst = max(s.error for s in backward if s.error is not None)
+    text = _format(cfg, model, forward, backward, value)
+    verdict = (f"All {sum(s.error is not None for s in backward)} backward quantities agree with "
+               f"central differences (eps = {cfg.eps:g}); worst relative error {worst:.1e}.")
+    result = ExplainResult(cfg, forward, backward, value, worst, text, verdict)
+    say(verbose, text + "\n" + verdict)
+    outputs = outputs or Outputs(None, "explain")
+    if outputs.png is not None:
+        result.files.append(_plot(result, pairs, outputs.png))
+    return result
+
+
+def _is_diagonal(J: np.ndarray) -> bool:
+    return bool(np.allclose(J, np.diag(np.diag(J))))
+
+
+def _finite_differences(cfg, modules, pairs, loss, x, d, ys, zs, backward) -> None:
+    """Fill each backward step's ``numeric`` by central differences of the loss (or of f_k for the
+    Jacobian), perturbing the very array the step is the gradient of."""
+    eps = cfg.eps
+
+    def rest(start: int, value: np.ndarray) -> float:
+        """Div after running modules[start:] on ``value``."""
+        for m in modules[start:]:
+            value = m.forward(value)
+        return float(loss.forward(value, d))
+
+    by_name = {s.name: s for s in backward}
+    N = len(pairs)
+    y_N = ys[-1].copy()
+    by_name[f"grad_y_{N} Div"].numeric = central_differences(lambda: loss.forward(y_N, d), y_N,
+                                                             eps)
+    for k in range(N, 0, -1):
+        i, linear, act = pairs[k - 1]
+        after_act = i + 2 if i + 1 < len(modules) and modules[i + 1] is act else i + 1
+        z = zs[k - 1].copy()
+        probe = copy.deepcopy(act)
+        width = z.shape[1]
+        J = np.zeros((width, width))
+        for j in range(width):
+            zp, zm = z.copy(), z.copy()
+            zp[0, j] += eps
+            zm[0, j] -= eps
+            J[:, j] = (probe.forward(zp) - probe.forward(zm))[0] / (2 * eps)
+        by_name[f"J_y_{k}(z_{k})"].numeric = J
+        by_name[f"grad_z_{k} Div"].numeric = central_differences(
+            lambda: rest(after_act, probe.forward(z)), z, eps)
+        by_name[f"grad_W_{k} Div"].numeric = central_differences(
+            lambda: rest(0, x), linear.W.data, eps)
+        by_name[f"grad_b_{k} Div"].numeric = central_differences(
+            lambda: rest(0, x), linear.b.data, eps)
+        y_prev = ys[k - 1].copy()
+        by_name[f"grad_y_{k - 1} Div"].numeric = central_differences(
+            lambda: rest(i, y_prev), y_prev, eps)
+
+
+def _fmt(a: np.ndarray, precision: int, indent: int) -> str:
+    body = np.array2string(np.asarray(a, float) + 0.0, precision=precision, suppress_small=True,
+                           max_line_width=100, floatmode="fixed")
+    return body.replace("\n", "\n" + " " * indent)
+
+
+def _format(cfg, model, forward, backward, value) -> str:
+    p = cfg.precision
+    lines = [f"Network {' -> '.join(map(str, cfg.sizes))}, hidden {cfg.activation}, output "
+             f"{cfg.output}, divergence {cfg.loss}; one sample (row vectors, as in the notes).",
+             "", "FORWARD PASS  y_0 = x;  z_k = W_k y_(k-1) + b_k;  y_k = f_k(z_k)"]
+    weights = {f"z_{k}": (m.W.data, m.b.data) for k, m in enumerate(
+        [m for m in model.layers if isinstance(m, Linear)], start=1)}
+    for s in forward:
+        if s.name in weights:
+            W, b = weights[s.name]
+            k = s.name[2:]
+            lines.append(f"  W_{k} {W.shape} = {_fmt(W, p, 14)}")
+            lines.append(f"  b_{k} {b.shape} = {_fmt(b, p, 14)}")
+        lines.append(f"  {s.name} = {s.formula}   shape {s.value.shape}")
+        lines.append(f"      = {_fmt(s.value, p, 8)}")
+    lines += [f"  Div = {value:.{p + 2}g}", "",
+              "BACKWARD PASS  grad_z_k Div = grad_y_k Div J_y_k(z_k);  grad_y_(k-1) Div = "
+              "grad_z_k Div W_k;", "               grad_W_k Div = y_(k-1) grad_z_k Div;  "
+              "grad_b_k Div = grad_z_k Div", ""]
+    for s in backward:
+        check = "" if s.error is None else \
+            f"   [finite differences: rel. error {s.error:.1e} {'ok' if s.error < 1e-6 else 'BAD'}]"
+        lines.append(f"  {s.name} = {s.formula}   shape {s.value.shape}{check}")
+        lines.append(f"      = {_fmt(s.value, p, 8)}")
+    return "\n".join(lines)
+
+
+def _plot(result: ExplainResult, pairs, path):
+    N = len(pairs)
+    fig, axes = plotting.figure(2, N + 1, 4.2 * (N + 1), 7.4,
+                                "explain: one backward pass, every gradient checked by finite "
+                                "differences")
+    by_name = {s.name: s for s in result.backward}
+    for k in range(1, N + 1):
+        for row, (name, title) in enumerate(((f"grad_W_{k} Div", f"grad_W_{k} Div (out, in)"),
+                                             (f"J_y_{k}(z_{k})", f"J_y_{k}(z_{k}) = dy_i / dz_j"))):
+            ax = axes[row, k - 1]
+            value = by_name[name].value
+            lim = max(float(np.abs(value).max()), 1e-12)
+            im = ax.imshow(value, cmap="RdBu_r", vmin=-lim, vmax=lim)
+            if value.size <= 64:
+                for (r, c), v in np.ndenumerate(value):
+                    ax.text(c, r, f"{v:.2f}", ha="center", va="center", fontsize=7)
+            ax.set_title(title)
+            ax.set_xticks(range(value.shape[1]))
+            ax.set_yticks(range(value.shape[0]))
+            ax.set_xlabel("j (input)" if row == 0 else "j (z_j)")
+            ax.set_ylabel("i (output)" if row == 0 else "i (y_i)")
+            ax.grid(False)
+            fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    ax = axes[0, N]
+    checked = [s for s in result.backward if s.error is not None]
+    errors = [max(s.error, 1e-17) for s in checked]
+    ax.barh(range(len(checked)), errors, color="#2ca02c")
+    ax.set_xscale("log")
+    ax.axvline(1e-6, color="#d62728", ls="--", label="tolerance 1e-6")
+    ax.set_yticks(range(len(checked)), [s.name for s in checked], fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("relative error vs central differences")
+    ax.set_title("every gradient, checked")
+    ax.legend(loc="lower right")
+    ax = axes[1, N]
+    ax.axis("off")
+    cfg = result.config
+    ax.text(0.0, 1.0, "\n".join([
+        f"network {' -> '.join(map(str, cfg.sizes))}",
+        f"hidden {cfg.activation}, output {cfg.output}",
+        f"divergence {cfg.loss}, Div = {result.loss:.4g}", "",
+        "grad_z_k Div = grad_y_k Div J_y_k(z_k)",
+        "grad_y_(k-1) Div = grad_z_k Div W_k",
+        "grad_W_k Div = y_(k-1) grad_z_k Div",
+        "grad_b_k Div = grad_z_k Div", "",
+        f"worst relative error: {result.worst_error:.1e}"]),
+        va="top", family="monospace", fontsize=9, transform=ax.transAxes)
+    return plotting.save_png(fig, path)
