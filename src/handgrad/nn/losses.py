@@ -131,12 +131,16 @@ def _check_probability_targets(name, d):
 
 
 class BinaryCrossEntropy(Loss):
-    """Binary cross-entropy on probabilities y in (0, 1) (002, 003):
+    """Binary cross-entropy on probabilities y in [0, 1] (002, 003):
     -(1/n) sum [d log y + (1 - d) log(1 - y)]; grad = (y - d) / (y (1 - y) n).
-    y is clipped to [eps, 1 - eps] as PyTorch clamps its logarithms."""
+
+    As in PyTorch, each logarithm is clamped at -100 and the denominator y (1 - y) at eps = 1e-12,
+    so a saturated prediction (a float32 sigmoid rounds to exactly 1.0 for z > 17) gives a finite
+    value and gradient: 0 when it is right, large but finite when it is wrong."""
 
     name = "bce"
     eps = 1e-12
+    log_floor = -100.0
 
     def forward(self, y, d):
         y, d = self.check(y, d)
@@ -144,14 +148,16 @@ class BinaryCrossEntropy(Loss):
         if (y < 0).any() or (y > 1).any():
             raise ValueError("bce: predictions must be probabilities in [0, 1]; use "
                              "bce_logits for raw scores")
-        self.y, self.d = np.clip(y, self.eps, 1 - self.eps), d
+        self.y, self.d = y, d
         self.scale = self._scale(y)
-        value = -(xlogy(d, self.y) + xlogy(1 - d, 1 - self.y))
-        return self._reduce(value, y)
+        with np.errstate(divide="ignore"):  # log(0) = -inf, clamped next
+            log_y = np.maximum(np.log(y), self.log_floor)
+            log_1my = np.maximum(np.log1p(-y), self.log_floor)
+        return self._reduce(-(d * log_y + (1 - d) * log_1my), y)
 
     def backward(self):
         y, d = self.y, self.d
-        return self.scale * (y - d) / (y * (1.0 - y))
+        return self.scale * (y - d) / np.maximum(y * (1.0 - y), self.eps)
 
 
 class BinaryCrossEntropyWithLogits(Loss):
