@@ -51,7 +51,10 @@ class Sequential(Module):
         width = self.in_features
         if width is not None and x.shape[1] != width:
             raise ShapeError(f"input x has {x.shape[1]} features but the first layer expects {width}")
-        if x.dtype != self.dtype:
+        # A container without parameters (only activations) has no dtype of its own: keep a float
+        # input as it is rather than casting it to the float32 default.
+        has_dtype = bool(self.parameters()) or not np.issubdtype(x.dtype, np.floating)
+        if has_dtype and x.dtype != self.dtype:
             x = x.astype(self.dtype)
         return x
 
