@@ -185,3 +185,16 @@ def test_relative_error_formula():
     assert not GradcheckReport([check], tol=0.2).passed
     with pytest.raises(KeyError, match="checked"):
         report["missing"]
+
+
+def test_lower_precision_output_is_refused(rng):
+    class Float32Tanh(Module):
+        def forward(self, x):
+            self.y = np.tanh(x).astype(np.float32)
+            return self.y
+
+        def backward(self, grad_y):
+            return grad_y * (1 - self.y ** 2)
+
+    with pytest.raises(TypeError, match="output is float32, not float64"):
+        gradcheck(Float32Tanh(), rng.normal(size=(2, 3)))

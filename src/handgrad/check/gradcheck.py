@@ -148,6 +148,7 @@ def gradcheck(module: Module, x, grad_y=None, eps: float = DEFAULT_EPS, rng=0,
         y = output()
         if grad_y is None:
             grad_y = np.random.default_rng(rng).standard_normal(y.shape)
+        _require_float64_output(y)
         grad_y = np.asarray(grad_y, dtype=np.float64)
         if grad_y.shape != y.shape:
             raise ValueError(f"gradcheck: grad_y has shape {grad_y.shape} but the module's output "
@@ -197,6 +198,7 @@ def gradcheck_model(model: Module, loss, x, d, eps: float = DEFAULT_EPS, tol: fl
     with _restored_buffers(model):
         hook()
         first = model.forward(x)
+        _require_float64_output(first)
         hook()
         _require_deterministic(first, model.forward(x))
 
@@ -252,6 +254,12 @@ def _require_float64(module: Module) -> None:
     if module.parameters() and module.dtype != np.float64:
         raise TypeError(f"gradcheck needs a float64 model, got {module.dtype}: call "
                         "model.to(np.float64) first (in float32, rounding swamps finite differences)")
+
+
+def _require_float64_output(y: np.ndarray) -> None:
+    if np.asarray(y).dtype != np.float64:
+        raise TypeError(f"gradcheck: the module's output is {np.asarray(y).dtype}, not float64; "
+                        "something in it computes in lower precision")
 
 
 def _float64_copy(x) -> np.ndarray:
