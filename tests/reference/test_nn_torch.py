@@ -289,3 +289,19 @@ def test_model_and_loss_match_torch(output, loss_name, torch_loss, make, batch, 
     # the flat gradient, in named_parameters order, against torch's parameters in the same order
     torch_grad = torch.cat([p.grad.reshape(-1) for p in twin.parameters()])
     assert rel_err(model.grad, torch_grad) < TOL
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_bce_at_saturation_matches_torch(reduction):
+    """Predictions of exactly 0 and 1 (a saturated sigmoid): the same clamped value and gradient."""
+    y = np.array([[0.0, 1.0, 0.3], [1.0, 0.0, 1e-30]])
+    d = np.array([[0.0, 1.0, 1.0], [0.0, 1.0, 1.0]])
+    ours = get_loss("bce", reduction=reduction)
+    value = ours.forward(y, d)
+    grad_y = ours.backward()
+    yt = t(y, grad=True)
+    ref = F.binary_cross_entropy(yt, t(d), reduction=reduction)
+    ref.backward()
+    assert rel_err(np.array(value), ref) < TOL
+    # entry by entry: the clamped 1e12 entries would hide the others in a max-norm error
+    assert np.allclose(grad_y, yt.grad.numpy(), rtol=1e-9, atol=0)
