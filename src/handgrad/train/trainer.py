@@ -22,7 +22,7 @@ import time
 import numpy as np
 
 from handgrad.data.preprocessing import minibatches
-from handgrad.nn.errors import DivergenceError, ShapeError, as_float_array
+from handgrad.nn.errors import DivergenceError, NonFiniteError, ShapeError, as_float_array
 from handgrad.nn.losses import Loss
 from handgrad.nn.module import Module
 from handgrad.train.closure import BatchClosure
@@ -146,16 +146,21 @@ class Trainer:
 
     def _train_step(self, xb, tb):
         closure = BatchClosure(self.model, self.loss, xb, tb, self.penalty)
-        if getattr(self.optimizer, "needs_closure", False):
-            value = self.optimizer.step(closure)
-        else:
-            value = closure()
-            self.optimizer.step()
+        where = f"epoch {self.epoch + 1}, step {self.step_in_epoch + 1}"
+        try:
+            if getattr(self.optimizer, "needs_closure", False):
+                value = self.optimizer.step(closure)
+            else:
+                value = closure()
+                self.optimizer.step()
+        except NonFiniteError as err:
+            # The loss rejects a non-finite prediction before its value exists: the same divergence.
+            raise DivergenceError(f"training diverged: non-finite values at {where} ({err}); "
+                                  "lower the learning rate") from err
         value = float(value)
         if not np.isfinite(value):
             raise DivergenceError(
-                f"training diverged: the loss became {value} at epoch {self.epoch + 1}, "
-                f"step {self.step_in_epoch + 1}; lower the learning rate")
+                f"training diverged: the loss became {value} at {where}; lower the learning rate")
         q = self.running_loss
         self.running_loss = value if q is None else (
             self.running_lambda * value + (1.0 - self.running_lambda) * q)
@@ -171,7 +176,13 @@ class Trainer:
         if self.task is not None:
             record[f"train_{self.metric_name}"] = self._epoch.metric(self.task)
         if d_val is not None:
-            result = self.evaluate(x_val, d_val)
+            try:
+                result = self.evaluate(x_val, d_val)
+            except NonFiniteError as err:
+                # finite but huge weights can still overflow the outputs
+                raise DivergenceError(
+                    f"training diverged: non-finite validation outputs at epoch {self.epoch + 1}, "
+                    f"step {self.step_in_epoch} (its last) ({err}); lower the learning rate") from err
             record["val_loss"] = result["loss"]
             if self.task is not None:
                 record[f"val_{self.metric_name}"] = result[self.metric_name]
