@@ -62,9 +62,17 @@ class Sequential(Module):
         y = self.check_input(x)
         for module in self.layers:
             y = module.forward(y)
+        self.out_shape = y.shape
         return y
 
     def backward(self, grad_y):
+        # A grad_y of the wrong shape would broadcast silently through elementwise backwards.
+        expected = getattr(self, "out_shape", None)
+        if expected is None:
+            raise RuntimeError("Sequential.backward called before forward")
+        if np.shape(grad_y) != expected:
+            raise ShapeError(f"grad_y has shape {np.shape(grad_y)} but the output of the last "
+                             f"forward has shape {expected}")
         for module in reversed(self.layers):
             grad_y = module.backward(grad_y)
         return grad_y
