@@ -116,3 +116,13 @@ def test_names_are_case_and_dash_insensitive():
     assert get_loss("Cross-Entropy").name == "cross_entropy"
     model = MLP([4, 6, 3], activation="Maxout", rng=0)  # was built with mismatched widths
     assert model.forward(np.ones((2, 4))).shape == (2, 3)
+
+
+def test_backward_with_wrong_grad_shape_or_before_forward():
+    model = MLP([3, 4, 2], activation="tanh", rng=0)
+    with pytest.raises(RuntimeError, match="backward called before forward"):
+        model.backward(np.ones((5, 2)))
+    model.forward(np.ones((5, 3)))
+    # (1, 2) would broadcast through tanh's backward to (5, 2) without the check
+    with pytest.raises(ShapeError, match=r"grad_y has shape \(1, 2\).*\(5, 2\)"):
+        model.backward(np.ones((1, 2)))

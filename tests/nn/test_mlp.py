@@ -98,3 +98,16 @@ def test_mlp_shapes_and_layer_widths():
     assert widths == [(4, 12), (6, 10), (5, 3)]  # maxout pools pairs of units
     y = model.forward(np.ones((2, 4)))
     assert y.shape == (2, 3) and np.allclose(y.sum(axis=1), 1.0)
+
+
+def test_config_rebuilds_the_same_network(rng):
+    from handgrad.nn import build
+
+    model = Sequential(Linear(4, 6, bias=False, init="he_normal", rng=0, dtype=np.float64),
+                       get_activation("maxout", pool=3), Linear(2, 3, rng=1, dtype=np.float64),
+                       get_activation("leaky_relu", alpha=0.2), get_activation("elu", alpha=0.5))
+    rebuilt = build(model.config(), dtype=np.float64)
+    assert rebuilt.config() == model.config()
+    rebuilt.theta[:] = model.theta
+    x = rng.normal(size=(3, 4))
+    assert np.array_equal(rebuilt.forward(x), model.forward(x))
