@@ -198,3 +198,22 @@ def test_lower_precision_output_is_refused(rng):
 
     with pytest.raises(TypeError, match="output is float32, not float64"):
         gradcheck(Float32Tanh(), rng.normal(size=(2, 3)))
+
+
+def test_elementwise_error_locates_the_wrong_entries(rng):
+    class WrongFirstRow(Sigmoid):
+        def backward(self, grad_y):
+            grad_z = super().backward(grad_y)
+            grad_z[0] *= 1.5
+            return grad_z
+
+    report = gradcheck(WrongFirstRow(), rng.normal(size=(3, 4)))
+    rows = report["input x"].elementwise_error.max(axis=1)
+    assert rows[0] == pytest.approx(1 / 3, rel=1e-6) and rows[1:].max() < 1e-6
+
+
+def test_nothing_to_check_and_bad_eps_are_refused(rng):
+    with pytest.raises(ValueError, match="nothing to check"):
+        gradcheck(Sigmoid(), rng.normal(size=(2, 3)), wrt_input=False)
+    with pytest.raises(ValueError, match="eps must be positive"):
+        gradcheck(Sigmoid(), rng.normal(size=(2, 3)), eps=0.0)

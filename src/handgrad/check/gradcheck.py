@@ -75,6 +75,14 @@ class TensorCheck:
         scale = max(float(np.max(np.abs(self.analytic))), float(np.max(np.abs(self.numeric))), TINY)
         return self.abs_error / scale
 
+    @property
+    def elementwise_error(self) -> np.ndarray:
+        """|a_i - n_i| / max(|a_i|, |n_i|, tiny) entry by entry, to locate a disagreement (a kink,
+        one wrong row). Not the pass criterion: entries far below the tensor's scale are dominated
+        by rounding (about 1e-10 |s| absolute), so their relative error is large even when right."""
+        a, n = self.analytic, self.numeric
+        return np.abs(a - n) / np.maximum(np.maximum(np.abs(a), np.abs(n)), TINY)
+
 
 @dataclass
 class GradcheckReport:
@@ -236,6 +244,9 @@ def _compare(objective, analytic: dict[str, np.ndarray], targets: Iterable[tuple
              eps: float, tol: float) -> GradcheckReport:
     if not eps > 0:
         raise ValueError(f"gradcheck: eps must be positive, got {eps}")
+    targets = list(targets)
+    if not targets:
+        raise ValueError("gradcheck: nothing to check (no parameters and wrt_input=False)")
     checks = [TensorCheck(name, analytic[name], central_differences(objective, array, eps))
               for name, array in targets]
     return GradcheckReport(checks, eps=eps, tol=tol)
