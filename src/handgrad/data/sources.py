@@ -174,7 +174,13 @@ def body_table(n: int = BODY_SIZE, seed: int = BODY_SEED) -> tuple[list[str], li
         raise ValueError(f"body table needs n >= {max(BODY_NOTES_ROWS)} to hold the notes' rows, "
                          f"got {n}")
     rng = np.random.default_rng(seed)
-    male = rng.permutation(np.arange(n) % 2 == 1)
+    # half M (the notes' rows included), in random order
+    male = np.zeros(n, dtype=bool)
+    others = [i for i in range(n) if i + 1 not in BODY_NOTES_ROWS]
+    notes_male = sum(row[-1] == "M" for row in BODY_NOTES_ROWS.values())
+    male[others] = rng.permutation(np.arange(len(others)) < n // 2 - notes_male)
+    for person, row in BODY_NOTES_ROWS.items():
+        male[person - 1] = row[-1] == "M"
     h = np.where(male, rng.normal(168.0, 11.0, n), rng.normal(150.0, 10.0, n))
     m = male.astype(np.float64)
     columns = [np.round(h),
