@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import minimize
-from scipy.sparse.linalg import LinearOperator, eigsh
+from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
 
 # Stencils for the first derivative of the gradient along a direction: (offsets, weights, divisor).
 _STENCILS = {2: ((1.0, -1.0), (1.0, -1.0), 2.0),
@@ -140,11 +140,15 @@ def hessian_from_loss_values(closure, h: float = 2e-4, theta: np.ndarray | None 
 
 @dataclass
 class ExtremeEigen:
-    """lambda_min and lambda_max of H with their eigenvectors, and how many H v products it took."""
+    """lambda_min and lambda_max of H with their eigenvectors, and how many H v products it took.
+
+    ``lambda_min`` is NaN when it was not asked for or Lanczos did not converge to it (the bottom of
+    a network's spectrum is often a cluster of near-zero eigenvalues, which converges slowly).
+    """
 
     lambda_min: float
     lambda_max: float
-    v_min: np.ndarray
+    v_min: np.ndarray | None
     v_max: np.ndarray
     products: int
 
@@ -155,17 +159,18 @@ class ExtremeEigen:
 
 
 def extreme_eigenvalues(closure, h: float = 1e-4, order: int = 2, tol: float = 1e-8,
-                        theta: np.ndarray | None = None, seed: int = 0) -> ExtremeEigen:
-    """The two ends of H's spectrum by Lanczos on Hessian-vector products (never forming H).
+                        theta: np.ndarray | None = None, seed: int = 0, smallest: bool = True,
+                        max_products: int | None = None) -> ExtremeEigen:
+    """The ends of H's spectrum by Lanczos on Hessian-vector products (never forming H).
 
-    ``eigsh(which='BE', k=2)`` returns one eigenvalue from each end of the spectrum; the start
-    vector is seeded so the result is deterministic.
+    ``eigsh(which='LA')`` finds lambda_max (well separated at a minimum, so quick), then
+    ``which='SA'`` lambda_min if ``smallest``. The start vector is seeded, so the result is
+    deterministic.
     """
     _check_closure(closure)
     P = closure.model.theta.size
     if P < 3:
-        H = hessian(closure, h=h, order=4, theta=theta)
-        values, vectors = np.linalg.eigh(H)
+        values, vectors = np.linalg.eigh(hessian(closure, h=h, order=4, theta=theta))
         return ExtremeEigen(values[0], values[-1], vectors[:, 0], vectors[:, -1], P)
     count = [0]
 
@@ -175,10 +180,18 @@ def extreme_eigenvalues(closure, h: float = 1e-4, order: int = 2, tol: float = 1
 
     operator = LinearOperator((P, P), matvec=matvec, dtype=np.float64)
     v0 = np.random.default_rng(seed).standard_normal(P)
-    values, vectors = eigsh(operator, k=2, which="BE", tol=tol, v0=v0)
-    lo, hi = int(np.argmin(values)), int(np.argmax(values))
-    return ExtremeEigen(float(values[lo]), float(values[hi]), vectors[:, lo], vectors[:, hi],
-                        count[0])
+    maxiter = max_products or max(20 * P, 1000)
+    values, vectors = eigsh(operator, k=1, which="LA", tol=tol, v0=v0, maxiter=maxiter)
+    lam_max, v_max = float(values[0]), vectors[:, 0]
+    lam_min, v_min = np.nan, None
+    if smallest:
+        try:
+            values, vectors = eigsh(operator, k=1, which="SA", tol=tol, v0=v0, maxiter=maxiter)
+            lam_min, v_min = float(values[0]), vectors[:, 0]
+        except ArpackNoConvergence as err:
+            if len(err.eigenvalues):
+                lam_min, v_min = float(err.eigenvalues[0]), err.eigenvectors[:, 0]
+    return ExtremeEigen(lam_min, lam_max, v_min, v_max, count[0])
 
 
 def train_to_minimum(closure, max_iter: int = 2000, gtol: float = 1e-10) -> dict:
