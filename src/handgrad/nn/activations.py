@@ -21,6 +21,17 @@ from handgrad.nn.errors import ShapeError, unknown_option
 from handgrad.nn.module import Module
 
 
+def _option_number(activation: str, option: str, value) -> float:
+    """A finite real option, or a ValueError naming the activation, the option and the value."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if isinstance(value, bool) or not math.isfinite(number):
+        raise ValueError(f"{activation} option {option} must be a finite number, got {value!r}")
+    return number
+
+
 class Activation(Module):
     name = ""
 
@@ -103,7 +114,7 @@ class LeakyReLU(Activation):
 
     def __init__(self, alpha: float = 0.01):
         super().__init__()
-        self.alpha = float(alpha)
+        self.alpha = _option_number(self.name, "alpha", alpha)
 
     def forward(self, z):
         self.slope = np.where(z > 0, 1.0, self.alpha).astype(z.dtype)
@@ -149,7 +160,7 @@ class ELU(Activation):
 
     def __init__(self, alpha: float = 1.0):
         super().__init__()
-        self.alpha = float(alpha)
+        self.alpha = _option_number(self.name, "alpha", alpha)
 
     def forward(self, z):
         self.positive = z > 0
@@ -236,8 +247,8 @@ class Maxout(Activation):
 
     def __init__(self, pool: int = 2):
         super().__init__()
-        if pool < 1:
-            raise ValueError(f"Maxout pool must be >= 1, got {pool}")
+        if isinstance(pool, bool) or not isinstance(pool, (int, np.integer)) or pool < 1:
+            raise ValueError(f"Maxout pool must be an integer >= 1, got {pool!r}")
         self.pool = int(pool)
 
     def forward(self, z):
