@@ -100,7 +100,12 @@ BAD_INPUT = {
     "unsupported_dtype": (lambda: MLP([3, 2], dtype=np.float16), ValueError,
                           r"dtype must be float32 or float64, got float16"),
     "mlp_sizes": (lambda: MLP([3]), ValueError, r"MLP sizes must be at least two positive widths"),
-    "maxout_pool": (lambda: Maxout(0), ValueError, r"Maxout pool must be >= 1, got 0"),
+    "maxout_pool": (lambda: Maxout(0), ValueError, r"Maxout pool must be an integer >= 1, got 0"),
+    "maxout_pool_fraction": (lambda: Maxout(2.5), ValueError, r"pool must be an integer.*2\.5"),
+    "leaky_alpha_text": (lambda: get_activation("leaky_relu", alpha="x"), ValueError,
+                         r"leaky_relu option alpha must be a finite number, got 'x'"),
+    "elu_alpha_nan": (lambda: get_activation("elu", alpha=float("nan")), ValueError,
+                      r"elu option alpha must be a finite number, got nan"),
 }
 
 
