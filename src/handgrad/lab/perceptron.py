@@ -35,7 +35,7 @@ CLASSES = np.array([1.0, 1.0, 0.0])
 class PerceptronConfig:
     t: float = 10.0              # the spoiler sits at (0, -t)
     eps: float = 0.01            # targets 1 - eps and eps (u = sigma^-1(1 - eps))
-    eta: float = 2.0             # backprop learning rate (full-batch gradient descent)
+    eta: float = 5.0             # backprop learning rate (full-batch gradient descent)
     epochs: int = 20000          # gradient steps before and again after the spoiler arrives
     init_scale: float = 0.1      # backprop's initial weights ~ N(0, init_scale^2)
     seed: int = 0                # seed of the initial weights

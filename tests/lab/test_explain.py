@@ -1,0 +1,40 @@
+"""explain: every printed backward quantity agrees with central differences, and a wrong backward
+would be caught."""
+
+import numpy as np
+import pytest
+
+from handgrad.lab.explain import ExplainConfig, run_explain
+from handgrad.nn.activations import Tanh
+
+
+@pytest.mark.parametrize("sizes,activation,output,loss", [
+    ((3, 4, 3), "tanh", "softmax", "kl"),
+    ((2, 3, 2, 1), "sigmoid", "sigmoid", "bce"),
+    ((2, 3, 2), "relu", "identity", "half_mse"),
+])
+def test_every_gradient_checks(sizes, activation, output, loss):
+    res = run_explain(verbose=False, config=ExplainConfig(sizes=sizes, activation=activation,
+                                                          output=output, loss=loss, seed=3))
+    N = len(sizes) - 1
+    names = [s.name for s in res.backward]
+    for k in range(1, N + 1):
+        for name in (f"J_y_{k}(z_{k})", f"grad_z_{k} Div", f"grad_W_{k} Div", f"grad_b_{k} Div",
+                     f"grad_y_{k - 1} Div"):
+            assert name in names
+    assert res.worst_error < 1e-6
+    by_name = {s.name: s for s in res.backward}
+    W_grad = by_name[f"grad_W_{N}"" Div"].value
+    assert W_grad.shape == (sizes[-1], sizes[-2])     # stored (out, in), like W
+    J = by_name[f"J_y_{N}(z_{N})"].value
+    if output == "softmax":                            # diag(y) - y y^T
+        y = [s for s in res.forward if s.name == f"y_{N}"][0].value[0]
+        np.testing.assert_allclose(J, np.diag(y) - np.outer(y, y), atol=1e-12)
+    assert "grad_W_1 Div" in res.text and "Div =" in res.text
+
+
+def test_a_wrong_backward_is_reported(monkeypatch):
+    monkeypatch.setattr(Tanh, "backward", lambda self, g: g * (1.0 - self.y))   # wrong f'
+    res = run_explain(verbose=False, config=ExplainConfig())
+    assert res.worst_error > 1e-3
+    assert "BAD" in res.text

@@ -1,0 +1,53 @@
+"""The Hessian tools: backprop Hessian vs a Hessian from loss values alone, exact on a quadratic,
+parameters restored, float32 refused."""
+
+import numpy as np
+import pytest
+
+from handgrad.lab.common import Function2D, function_closure, quadratic_function, relative_error
+from handgrad.lab.common import rotated_quadratic
+from handgrad.lab.hessian import (extreme_eigenvalues, hessian, hessian_from_loss_values,
+                                  hessian_vector_product, loss_and_gradient)
+from handgrad.nn import MLP, get_loss
+from handgrad.train.closure import BatchClosure
+
+
+def small_closure(seed=0, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    model = MLP((2, 3, 2), activation="tanh", rng=rng, dtype=dtype)
+    x, d = rng.standard_normal((5, 2)), rng.standard_normal((5, 2))
+    return BatchClosure(model, get_loss("mse"), x, d)
+
+
+def test_backprop_hessian_matches_loss_value_hessian():
+    closure = small_closure()
+    theta0 = closure.model.theta.copy()
+    H = hessian(closure)
+    H_values = hessian_from_loss_values(closure)
+    np.testing.assert_array_equal(H, H.T)
+    assert relative_error(H, H_values) < 1e-6
+    np.testing.assert_array_equal(closure.model.theta, theta0)
+    # The second-order stencil is less accurate but still close.
+    assert relative_error(hessian(closure, h=1e-5, order=2), H) < 1e-6
+
+
+def test_quadratic_hessian_is_A_and_eigenvalues_are_exact():
+    fn = quadratic_function(eigenvalues=(2.0, 30.0), angle_deg=40.0)
+    closure = function_closure(Function2D(fn, start=(0.7, -0.3)))
+    A = rotated_quadratic((2.0, 30.0), 40.0)
+    np.testing.assert_allclose(hessian(closure), A, atol=1e-9)
+    v = np.array([0.3, -2.0])
+    np.testing.assert_allclose(hessian_vector_product(closure, v), A @ v, atol=1e-8)
+    eig = extreme_eigenvalues(closure)
+    assert eig.lambda_max == pytest.approx(30.0) and eig.lambda_min == pytest.approx(2.0)
+    value, grad = loss_and_gradient(closure, np.array([1.0, 0.0]))
+    assert value == pytest.approx(0.5 * A[0, 0])
+    np.testing.assert_allclose(grad, A[:, 0])
+
+
+def test_float32_is_refused():
+    closure = small_closure(dtype=np.float32)
+    with pytest.raises(ValueError, match="float64"):
+        hessian(closure)
+    with pytest.raises(ValueError, match="order"):
+        hessian_vector_product(small_closure(), np.ones(17), order=3)
