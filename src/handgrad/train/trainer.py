@@ -17,6 +17,8 @@ uninterrupted one.
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 
 import numpy as np
@@ -75,6 +77,7 @@ class Trainer:
         self.stop_reason = ""
         self._epoch = _EpochTotals()
         self._epoch_rng_state = None
+        self._interrupt = _DeferredInterrupt()
 
     # --- public ---------------------------------------------------------------------------------
     def fit(self, x, d, x_val=None, d_val=None) -> History:
@@ -86,13 +89,17 @@ class Trainer:
         targets = self.task.targets(d, x.dtype) if self.task else d
         self.stop_training, self.stop_reason = False, ""
         self._call("on_train_begin")
+        self._interrupt = _DeferredInterrupt()
         try:
-            while self.epoch < self.epochs and not self.stop_training:
-                self._run_epoch(x, targets, d)
-                self._end_epoch(x_val, d_val if has_val else None)
+            with self._interrupt:
+                while self.epoch < self.epochs and not self.stop_training:
+                    self._run_epoch(x, targets, d)
+                    self._end_epoch(x_val, d_val if has_val else None)
+                    self._interrupt.check()
         except KeyboardInterrupt:
             self.stop_reason = "interrupted"
-            self._call("on_interrupt")
+            if not self._interrupt.forced:  # between steps: the state is whole, save it
+                self._call("on_interrupt")
             self._call("on_train_end")
             raise
         except DivergenceError:
@@ -143,6 +150,7 @@ class Trainer:
             self.step_in_epoch = index + 1
             self.global_step += 1
             self._call("on_batch_end", value)
+            self._interrupt.check()
 
     def _train_step(self, xb, tb):
         closure = BatchClosure(self.model, self.loss, xb, tb, self.penalty)
@@ -258,6 +266,43 @@ class Trainer:
                 callback.load_state_dict(saved)
         if self.schedule is not None and "schedule" in state:
             self.schedule.load_state_dict(state["schedule"])
+
+
+class _DeferredInterrupt:
+    """Holds Ctrl-C (SIGINT) until the current step is complete.
+
+    Python raises KeyboardInterrupt wherever the signal lands: after the optimizer's update but
+    before the step is counted, or after dropout drew its mask, the checkpoint written on
+    interrupt would not describe any point of an uninterrupted run, and resuming from it would
+    not be exact. So the handler only records the request; the loop raises it between steps. A
+    second Ctrl-C stops at once (``forced``), and then no checkpoint is written.
+    """
+
+    def __init__(self):
+        self.requested = self.forced = False
+        self.previous = None
+
+    def __enter__(self):
+        # only the main thread may set handlers; leave custom or ignored SIGINT handling alone
+        if threading.current_thread() is threading.main_thread() and \
+                signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+            self.previous = None
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            self.forced = True
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def check(self) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
 
 
 class _EpochTotals:
