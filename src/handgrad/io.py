@@ -11,6 +11,7 @@ it, so a crash or kill leaves either the previous file or the new one, never a p
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import tempfile
@@ -50,6 +51,19 @@ def atomic_write_bytes(path, data: bytes) -> Path:
 
 def atomic_write_text(path, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def remove_stale_temps(path) -> list[Path]:
+    """Delete the temporary files that :func:`atomic_write_bytes` of ``path`` left behind.
+
+    A process killed by SIGKILL mid-write cannot clean up, so its ``.<name>.*.tmp`` stays next
+    to ``path`` (which itself is intact). Call this when the file's owner starts again.
+    """
+    path = Path(path)
+    stale = sorted(path.parent.glob(f".{glob.escape(path.name)}.*.tmp"))
+    for tmp in stale:
+        tmp.unlink(missing_ok=True)
+    return stale
 
 
 # --- nested state <-> tensors + JSON ----------------------------------------------------------------

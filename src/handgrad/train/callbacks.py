@@ -75,6 +75,10 @@ class Checkpoint(Callback):
             raise ValueError(f"checkpoint interval must be >= 1 epoch, got {every}")
         self.path, self.every, self.metadata = Path(path), int(every), metadata or {}
 
+    def on_train_begin(self, trainer):
+        # a kill during an earlier run's write leaves its temporary file; never keep it around
+        io.remove_stale_temps(self.path)
+
     def save(self, trainer) -> Path:
         extra = {"trainer": trainer.state_dict(), "metadata": self.metadata}
         return io.atomic_write_bytes(self.path, io.dump(trainer.model, extra, kind="checkpoint"))
