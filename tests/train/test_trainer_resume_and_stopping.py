@@ -2,6 +2,9 @@
 with dropout and batch norm trained by the library's optimizers, and early stopping's best-weights
 restore."""
 
+import os
+import signal
+
 import numpy as np
 import pytest
 
@@ -137,3 +140,77 @@ def test_early_stopping_restores_best_weights(restore_best):
         np.testing.assert_array_equal(buf, record.buffers[expected][name], err_msg=name)
     if restore_best:
         assert not np.array_equal(model.theta, record.theta[trainer.epoch])
+
+
+class CtrlCInsideStep:
+    """The momentum optimizer, with Ctrl-C (a real SIGINT to this process) arriving right after
+    its update of step ``at``: the worst moment, weights changed but the step not yet counted."""
+
+    needs_closure = False
+
+    def __init__(self, model, at, presses=1):
+        self.inner = get_optimizer("momentum", model, lr=0.05)
+        self.at, self.presses, self.steps = at, presses, 0
+
+    @property
+    def lr(self):
+        return self.inner.lr
+
+    def step(self):
+        self.inner.step()
+        self.steps += 1
+        if self.steps == self.at:
+            for _ in range(self.presses):
+                os.kill(os.getpid(), signal.SIGINT)
+
+    def state_dict(self):
+        return self.inner.state_dict()
+
+    def load_state_dict(self, state):
+        self.inner.load_state_dict(state)
+
+
+def sigint_trainer(model, optimizer, epochs, callbacks=()):
+    return Trainer(model, get_loss("cross_entropy"), optimizer,
+                   task=Task("classification", "cross_entropy", 3), batch_size=16,
+                   epochs=epochs, seed=7, callbacks=list(callbacks))
+
+
+def test_sigint_inside_a_step_is_held_until_the_step_is_complete(tmp_path):
+    x, d = data()
+    straight = make_model(0)
+    sigint_trainer(straight, get_optimizer("momentum", straight, lr=0.05), 3).fit(x, d)
+
+    path = tmp_path / "checkpoint.safetensors"
+    first = make_model(0)
+    trainer = sigint_trainer(first, CtrlCInsideStep(first, at=9), 3, [Checkpoint(path)])
+    with pytest.raises(KeyboardInterrupt):
+        trainer.fit(x, d)
+    assert (trainer.epoch, trainer.step_in_epoch) == (1, 3)  # stopped after step 9, counted
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler given back
+    model = make_model(5)
+    again = sigint_trainer(model, get_optimizer("momentum", model, lr=0.05), 3)
+    resume(again, path)
+    assert again.global_step == 9
+    again.fit(x, d)
+    np.testing.assert_array_equal(model.theta, straight.theta)
+
+
+def test_second_sigint_stops_at_once_without_writing_a_torn_checkpoint(tmp_path):
+    x, d = data()
+    path = tmp_path / "checkpoint.safetensors"
+    model = make_model(0)
+    trainer = sigint_trainer(model, CtrlCInsideStep(model, at=9, presses=2), 3,
+                             [Checkpoint(path)])
+    with pytest.raises(KeyboardInterrupt):
+        trainer.fit(x, d)
+    # the checkpoint is still the one of the end of epoch 1, not the torn state inside step 9
+    assert checkpoint_position(path) == (1, 0, 6)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def checkpoint_position(path):
+    from handgrad import io
+
+    state = io.read(path, kind="checkpoint")[0]["extra"]["trainer"]
+    return state["epoch"], state["step_in_epoch"], state["global_step"]
