@@ -1,0 +1,281 @@
+"""`handgrad evaluate`, `predict` and `info` on models trained in the test, and the CLI's errors for
+bad input (issue 4)."""
+
+import csv
+import gzip
+import json
+
+import numpy as np
+import pytest
+
+from handgrad import io
+from handgrad.cli.main import main
+from handgrad.data.preprocessing import Standardizer
+from handgrad.data.sources import body_table, read_feature_csv, write_body_csv
+from handgrad.train.task import Task
+
+
+def train(tmp, *args):
+    code = main(["train", "--no-progress", "--runs-dir", str(tmp), *args])
+    assert code == 0
+    return tmp / args[args.index("--name") + 1]
+
+
+@pytest.fixture(scope="module")
+def body_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("body")
+    csv_path = write_body_csv(root / "body.csv")
+    run = train(root, "--data", str(csv_path), "--hidden", "9", "--epochs", "4", "--name", "b")
+    return root, csv_path, run
+
+
+@pytest.fixture(scope="module")
+def regression_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("reg")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 3))
+    y = 50.0 + 10.0 * x[:, 0] - 5.0 * x[:, 1] * x[:, 2] + rng.normal(0, 1.0, 200)
+    path = root / "reg.csv"
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["a", "b", "c", "price"])
+        writer.writerows([*row, repr(float(t))] for row, t in zip(x.tolist(), y))
+    run = train(root, "--data", str(path), "--hidden", "8", "--epochs", "5", "--name", "r")
+    return root, path, run
+
+
+def library_outputs(model_path, x_raw):
+    """What the library itself predicts for raw feature rows, from the file's metadata."""
+    model, meta = io.load_model(model_path, with_metadata=True)
+    scaler = Standardizer.from_state(meta["scaler"])
+    y = model.forward(scaler.transform(x_raw).astype(model.dtype))
+    return Task(**meta["task"]), y, meta
+
+
+def evaluate_json(capsys, *args):
+    capsys.readouterr()  # drop what came before
+    assert main(["evaluate", *args, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+# --- evaluate -----------------------------------------------------------------------------------
+def test_evaluate_on_the_training_csv_reproduces_the_test_metrics(body_run, capsys):
+    root, csv_path, run = body_run
+    report = evaluate_json(capsys, str(run / "model.safetensors"), str(csv_path))
+    saved = json.loads((run / "metrics.json").read_text())["test"]
+    assert report["split"] == "test" and report["rows"] == 80
+    assert report["confusion_matrix"] == saved["confusion_matrix"]
+    for key in ("accuracy", "log_loss", "precision", "recall"):
+        assert report[key] == pytest.approx(saved[key]), key
+
+
+def test_evaluate_all_rows_matches_the_library(body_run, capsys):
+    root, csv_path, run = body_run
+    report = evaluate_json(capsys, str(run / "model.safetensors"), "body")  # the named set
+    assert report["split"] == "all" and report["rows"] == 400
+    header, rows = body_table()
+    x = np.array([r[1:7] for r in rows], dtype=np.float64)
+    task, y, meta = library_outputs(run / "model.safetensors", x)
+    truth = np.array([meta["classes"].index(r[7]) for r in rows])
+    predicted = task.predict(y)
+    assert report["accuracy"] == pytest.approx(np.mean(predicted == truth))
+    matrix = np.zeros((2, 2), int)
+    np.add.at(matrix, (truth, predicted), 1)
+    assert report["confusion_matrix"] == matrix.tolist()
+
+
+def test_evaluate_prints_a_readable_report(body_run, capsys):
+    root, csv_path, run = body_run
+    assert main(["evaluate", str(run / "model.safetensors"), str(csv_path)]) == 0
+    out = capsys.readouterr().out
+    for text in ("test split, 80 rows", "accuracy", "log loss", "precision", "recall",
+                 "confusion matrix"):
+        assert text in out
+
+
+def test_evaluate_regression_reports_on_the_original_scale(regression_run, capsys):
+    root, path, run = regression_run
+    report = evaluate_json(capsys, str(run / "model.safetensors"), str(path))
+    saved = json.loads((run / "metrics.json").read_text())["test"]
+    assert report["split"] == "test"
+    for key in ("mse", "mae", "r2"):
+        assert report[key] == pytest.approx(saved[key]), key
+    everything = evaluate_json(capsys, str(run / "model.safetensors"), str(path),
+                               "--split", "all")
+    x = read_feature_csv(path, ["a", "b", "c"])
+    d = read_feature_csv(path, ["price"])[:, 0]
+    task, y, meta = library_outputs(run / "model.safetensors", x)
+    values = y[:, 0] * meta["target_scale"]["std"] + meta["target_scale"]["mean"]
+    assert everything["mse"] == pytest.approx(np.mean((values - d) ** 2))
+    assert everything["mae"] == pytest.approx(np.mean(np.abs(values - d)))
+
+
+def test_evaluate_on_idx_files(tmp_path, capsys):
+    """A model trained on the 8x8 digits scores MNIST-format files of the same images."""
+    from sklearn.datasets import load_digits
+
+    run = train(tmp_path, "--data", "digits", "--hidden", "16", "--epochs", "2", "--name", "dg")
+    digits = load_digits()
+    images = digits.images[:300].astype(np.uint8)
+    labels = digits.target[:300].astype(np.uint8)
+    img, lab = tmp_path / "img-idx3-ubyte.gz", tmp_path / "lab-idx1-ubyte"
+    img.write_bytes(gzip.compress(bytes([0, 0, 8, 3, 0, 0, 1, 44, 0, 0, 0, 8, 0, 0, 0, 8]) +
+                                  images.tobytes()))
+    lab.write_bytes(bytes([0, 0, 8, 1, 0, 0, 1, 44]) + labels.tobytes())
+    report = evaluate_json(capsys, str(run / "model.safetensors"), f"idx:{img},{lab}")
+    task, y, meta = library_outputs(run / "model.safetensors", digits.data[:300])
+    assert report["rows"] == 300
+    assert report["accuracy"] == pytest.approx(np.mean(task.predict(y) == digits.target[:300]))
+
+
+# --- predict ------------------------------------------------------------------------------------
+def test_predict_writes_the_librarys_predictions(body_run, tmp_path, capsys):
+    root, csv_path, run = body_run
+    header, rows = body_table()
+    # columns in another order, with the id and without the target: matched by name
+    order = ["jawline length", "id", "height", "femur length", "weight", "jawline width",
+             "bone density"]
+    picked = [[r[header.index(c)] for c in order] for r in rows[:50]]
+    new = tmp_path / "new.csv"
+    with new.open("w", newline="") as f:
+        csv.writer(f).writerows([order, *picked])
+    out = tmp_path / "predictions.csv"
+    assert main(["predict", str(run / "model.safetensors"), str(new), "--out", str(out)]) == 0
+    assert "wrote 50 predictions" in capsys.readouterr().out
+
+    with out.open(newline="") as f:
+        written = list(csv.reader(f))
+    assert written[0] == ["prediction", "p_F", "p_M"]
+    x = np.array([r[1:7] for r in rows[:50]], dtype=np.float64)
+    task, y, meta = library_outputs(run / "model.safetensors", x)
+    p = task.probabilities(y)
+    assert [r[0] for r in written[1:]] == [meta["classes"][k] for k in task.predict(y)]
+    np.testing.assert_array_equal(np.array([[float(v) for v in r[1:]] for r in written[1:]]), p)
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_predict_regression_values(regression_run, tmp_path):
+    root, path, run = regression_run
+    out = tmp_path / "p.csv"
+    assert main(["predict", str(run / "model.safetensors"), str(path), "--out", str(out)]) == 0
+    with out.open(newline="") as f:
+        written = list(csv.reader(f))
+    assert written[0] == ["prediction"]
+    x = read_feature_csv(path, ["a", "b", "c"])
+    task, y, meta = library_outputs(run / "model.safetensors", x)
+    values = y[:, 0] * meta["target_scale"]["std"] + meta["target_scale"]["mean"]
+    np.testing.assert_allclose([float(r[0]) for r in written[1:]], values, rtol=1e-12)
+
+
+# --- info ---------------------------------------------------------------------------------------
+def test_info_describes_model_and_checkpoint(body_run, capsys):
+    root, csv_path, run = body_run
+    assert main(["info", str(run / "model.safetensors")]) == 0
+    out = capsys.readouterr().out
+    model = io.load_model(run / "model.safetensors")
+    saved = json.loads((run / "metrics.json").read_text())["test"]
+    for text in ("handgrad model", f"parameters: {model.num_parameters}", "Linear(6 -> 9",
+                 "Linear(9 -> 2", "task: classification, loss cross_entropy",
+                 "classes (2): F, M", "features (6): height, weight", "target: gender",
+                 "fitted on the training split", "hidden=9", "test metrics",
+                 f"accuracy {saved['accuracy']:.4f}"):
+        assert text in out, text
+    assert main(["info", str(run / "checkpoint.safetensors")]) == 0
+    out = capsys.readouterr().out
+    assert "handgrad checkpoint" in out and "training state: 4 epochs done" in out
+
+
+# --- bad input ----------------------------------------------------------------------------------
+def run_error(capsys, *argv):
+    capsys.readouterr()
+    code = main(list(argv))
+    err = capsys.readouterr().err
+    assert code == 2, err
+    return err
+
+
+def test_evaluate_and_predict_errors_name_the_problem(body_run, tmp_path, capsys):
+    root, csv_path, run = body_run
+    model = str(run / "model.safetensors")
+    lacking = tmp_path / "lacking.csv"
+    lacking.write_text("height,weight,gender\n150,60,F\n170,80,M\n")
+    err = run_error(capsys, "evaluate", model, str(lacking))
+    assert "lacks the model's feature(s) ['bone density'" in err
+    err = run_error(capsys, "predict", model, str(lacking), "--out", str(tmp_path / "p.csv"))
+    assert "lacks the model's feature column(s) ['bone density'" in err
+    assert not (tmp_path / "p.csv").exists()
+
+    header, rows = body_table()
+    other = tmp_path / "other.csv"
+    with other.open("w", newline="") as f:
+        csv.writer(f).writerows([header[1:], *[[*r[1:7], "X"] for r in rows[:5]]])
+    err = run_error(capsys, "evaluate", model, str(other))
+    assert "label(s) ['X'] are not among the model's classes ['F', 'M']" in err
+    err = run_error(capsys, "evaluate", model, str(other), "--target", "sex")
+    assert "target column 'sex' not found" in err
+
+    not_a_model = tmp_path / "model.safetensors"
+    not_a_model.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{}")
+    for command in (["info"], ["evaluate"], ["predict"]):
+        extra = [] if command == ["info"] else [str(csv_path)]
+        err = run_error(capsys, *command, str(not_a_model), *extra)
+        assert "not a valid handgrad file" in err or "not a handgrad model" in err
+    err = run_error(capsys, "info", str(tmp_path / "missing.safetensors"))
+    assert "model file not found" in err
+
+
+def test_unknown_config_key_is_named(tmp_path, capsys):
+    config = tmp_path / "run.toml"
+    config.write_text('data = "iris"\nepochs = 1\nlearning_rate = 0.1\n')
+    err = run_error(capsys, "train", "--config", str(config), "--runs-dir", str(tmp_path),
+                    "--no-progress")
+    assert "unknown config key(s) ['learning_rate']" in err
+    assert "run.toml" in err and "lr" in err  # names the file and lists the known keys
+
+
+def test_config_file_options_are_used(tmp_path, capsys):
+    config = tmp_path / "run.toml"
+    config.write_text('data = "iris"\nepochs = 2\nhidden = [5]\nname = "cfg"\n')
+    assert main(["train", "--config", str(config), "--runs-dir", str(tmp_path),
+                 "--no-progress"]) == 0
+    model = io.load_model(tmp_path / "cfg" / "model.safetensors")
+    assert model.config()["layers"][0]["out_features"] == 5
+    summary = json.loads((tmp_path / "cfg" / "metrics.json").read_text())
+    assert summary["epochs"] == 2
+
+
+def test_resume_with_a_different_architecture_is_refused(tmp_path, capsys):
+    args = ["train", "--data", "iris", "--epochs", "1", "--no-progress", "--runs-dir",
+            str(tmp_path), "--name", "arch"]
+    assert main(args + ["--hidden", "4"]) == 0
+    checkpoint = tmp_path / "arch" / "checkpoint.safetensors"
+    before = checkpoint.read_bytes()
+    err = run_error(capsys, *args, "--hidden", "5", "--epochs", "2", "--resume")
+    assert "different architecture" in err and "checkpoint.safetensors" in err
+    assert checkpoint.read_bytes() == before  # nothing lost
+
+
+def test_resume_without_a_checkpoint_is_named(tmp_path, capsys):
+    err = run_error(capsys, "train", "--data", "iris", "--epochs", "1", "--no-progress",
+                    "--runs-dir", str(tmp_path), "--name", "none", "--resume")
+    assert "not found" in err and "checkpoint.safetensors" in err
+
+
+@pytest.mark.parametrize("text, message", [
+    ("a,b,y\n1,2,x\n3,,z\n", "missing value in column 'b' at line 3"),
+    ("a,b,y\n1,2,x\n3,tall,z\n", "column 'b' is not numeric ('tall' at line 3)"),
+    ("a,b,y\n" + "1,2,x\n" * 8, "single class ('x')"),
+])
+def test_train_on_a_bad_csv_is_named(tmp_path, capsys, text, message):
+    path = tmp_path / "bad.csv"
+    path.write_text(text)
+    err = run_error(capsys, "train", "--data", str(path), "--epochs", "1", "--no-progress",
+                    "--runs-dir", str(tmp_path))
+    assert message in err and "bad.csv" in err
+
+
+def test_train_on_a_csv_without_the_target_column_is_named(tmp_path, capsys):
+    path = write_body_csv(tmp_path / "body.csv")
+    err = run_error(capsys, "train", "--data", str(path), "--target", "sex", "--epochs", "1",
+                    "--no-progress", "--runs-dir", str(tmp_path))
+    assert "target column 'sex' not found" in err
