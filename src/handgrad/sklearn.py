@@ -58,7 +58,7 @@ from handgrad.nn.layers_between import between
 from handgrad.nn.losses import get_loss
 from handgrad.nn.registry import build
 from handgrad.optim import OPTIMIZERS, SCHEDULES, get_optimizer, get_schedule
-from handgrad.train import EarlyStopping, Penalty, ProgressBar, Task, Trainer, predict_outputs
+from handgrad.train import EarlyStopping, ProgressBar, Task, Trainer, predict_outputs
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
@@ -98,7 +98,7 @@ class _BaseMLP(BaseEstimator):
                  schedule_params=None, alpha=0.0001, l1=0.0, dropout=0.0, batchnorm=False,
                  init=None, batch_size="auto", max_iter=200, shuffle=True, tol=1e-4,
                  n_iter_no_change=10, early_stopping=False, validation_fraction=0.1,
-                 random_state=None, verbose=False, dtype=None):
+                 random_state=None, verbose=False, dtype="float32"):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.optimizer = optimizer
@@ -253,8 +253,14 @@ class _BaseMLP(BaseEstimator):
         trainer.epochs = epochs
         trainer.batch_size = self._batch_size(len(X), trainer.optimizer)
         # alpha as scikit-learn scales it: alpha / (2 B) ||W||^2 added to each batch's mean loss.
-        trainer.penalty = Penalty(self.model_.decay_mask(), l2=self.alpha / trainer.batch_size,
-                                  l1=self.l1 / trainer.batch_size) or None
+        # alpha as scikit-learn scales it: the gradient of each mini-batch's mean loss gets
+        # alpha/B W (and l1/B sign(W)) on the weights, never the biases. The optimizer adds it in
+        # place (cheaper than a penalty term in the loss), on top of any weight_decay/l1 given in
+        # optimizer_params; for adamw it is therefore decoupled decay.
+        options = self.optimizer_params or {}
+        trainer.optimizer.weight_decay = (float(options.get("weight_decay", 0.0))
+                                          + self.alpha / trainer.batch_size)
+        trainer.optimizer.l1 = float(options.get("l1", 0.0)) + self.l1 / trainer.batch_size
         for callback in trainer.callbacks:
             if isinstance(callback, ProgressBar):
                 callback.n_samples = len(X)
@@ -420,9 +426,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         Seeds the initial weights, dropout, the batch order and the validation split.
     verbose : bool or int, default=False
         Show a progress bar (tqdm) with the running loss and the validation score.
-    dtype : {"float32", "float64"} or None, default=None
-        The network's floating type; None follows the input (float32 stays float32, anything
-        else becomes float64).
+    dtype : {"float32", "float64"} or None, default="float32"
+        The network's floating type: float32, handgrad's training default, or float64; None
+        follows the input as scikit-learn does (float32 stays float32, anything else float64).
+        Probabilities and predictions are returned as float64 either way.
 
     Attributes
     ----------
@@ -470,7 +477,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def predict(self, X):
         """The most probable class of each row."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        p = self.predict_proba(X)
+        return self.classes_[np.argmax(p, axis=1)]
 
     def predict_proba(self, X):
         """Class probabilities (n_samples, n_classes), columns in the order of ``classes_``."""
@@ -525,7 +533,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
                  schedule_params=None, alpha=0.0001, l1=0.0, dropout=0.0, batchnorm=False,
                  init=None, batch_size="auto", max_iter=200, shuffle=True, tol=1e-4,
                  n_iter_no_change=10, early_stopping=False, validation_fraction=0.1,
-                 random_state=None, verbose=False, dtype=None, standardize_y=True):
+                 random_state=None, verbose=False, dtype="float32", standardize_y=True):
         super().__init__(
             hidden_layer_sizes, activation, optimizer=optimizer,
             learning_rate_init=learning_rate_init, optimizer_params=optimizer_params,
