@@ -1,0 +1,42 @@
+"""Optimizers and learning-rate schedules of the notes, each reachable by name.
+
+    opt = get_optimizer("adam", model, lr=1e-3, weight_decay=1e-4)
+    sched = get_schedule("plateau", opt, alpha=0.1, patience=5)
+
+Families, in increasing complexity (one file each): gradient descent and momentum (sgd.py),
+adaptive rates (adaptive.py), Rprop (rprop.py), QuickProp (quickprop.py), second order
+(second_order.py); schedules (schedules.py) and stopping criteria (stopping.py).
+"""
+
+from __future__ import annotations
+
+from handgrad.nn.errors import unknown_option
+from handgrad.optim.adaptive import Adagrad, Adam, AdamW, RMSprop
+from handgrad.optim.base import Optimizer, check_options, option_names
+from handgrad.optim.quickprop import QuickProp
+from handgrad.optim.rprop import Rprop, RpropBacktracking, RpropSimple
+from handgrad.optim.schedules import SCHEDULES, Schedule, get_schedule
+from handgrad.optim.second_order import LBFGS, ConjugateGradient, LevenbergMarquardt, Newton
+from handgrad.optim.sgd import SGD, Momentum, Nesterov
+from handgrad.optim.stopping import LossStagnation, MaxEpochs, RunningLoss
+
+OPTIMIZERS: dict[str, type[Optimizer]] = {cls.name: cls for cls in (
+    SGD, Momentum, Nesterov, Adagrad, RMSprop, Adam, AdamW, Rprop, RpropBacktracking,
+    RpropSimple, QuickProp, Newton, LBFGS, LevenbergMarquardt, ConjugateGradient)}
+
+
+def get_optimizer(name: str, model, **options) -> Optimizer:
+    """The optimizer ``name`` for a flattened ``model``; options are validated by name and value."""
+    if name not in OPTIMIZERS:
+        raise unknown_option("optimizer", name, OPTIMIZERS)
+    cls = OPTIMIZERS[name]
+    check_options("optimizer", name, cls, options)
+    return cls(model, **options)
+
+
+__all__ = [
+    "LBFGS", "OPTIMIZERS", "SCHEDULES", "SGD", "Adagrad", "Adam", "AdamW", "ConjugateGradient",
+    "LevenbergMarquardt", "LossStagnation", "MaxEpochs", "Momentum", "Nesterov", "Newton",
+    "Optimizer", "QuickProp", "RMSprop", "Rprop", "RpropBacktracking", "RpropSimple",
+    "RunningLoss", "Schedule", "check_options", "get_optimizer", "get_schedule", "option_names",
+]

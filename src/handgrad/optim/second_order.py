@@ -1,0 +1,434 @@
+"""Second-order methods, for models small enough to afford them (001, "Newton's method",
+"Issues: 1. The Hessian": BFGS/L-BFGS, Levenberg-Marquardt; 002: conjugate gradient methods).
+
+The notes' normalised update rule is
+
+    W(k+1) = W(k) - eta H_E(W(k))^-1 grad_W E(W(k))^T,
+
+exact for a quadratic with eta = 1 (Newton). The methods below compute, approximate or avoid
+H_E^-1. All of them evaluate the loss away from W, so ``step`` takes a closure; each step returns the
+closure's loss at the W it started from. They work on the regularised objective (loss plus
+lambda_2/2 ||M W||^2 + lambda_1 ||M W||_1), so their line searches see what they minimise.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import scipy.linalg
+from scipy.optimize import line_search
+
+from handgrad.optim.base import Optimizer, check_choice, check_option
+
+
+class _SecondOrder(Optimizer):
+    needs_closure = True
+    full_batch = True
+
+    def _check_size(self, max_params: int) -> None:
+        if self.theta.size > max_params:
+            raise ValueError(f"optimizer {self.name!r} forms an n x n matrix and is limited to "
+                             f"max_params={max_params} parameters; this model has "
+                             f"{self.theta.size} (raise max_params, or use lbfgs/cg)")
+
+
+class _LineObjective:
+    """E(x) and grad E(x) for scipy's line search, each point evaluated once through the closure."""
+
+    def __init__(self, opt: Optimizer, closure):
+        self.opt, self.closure = opt, closure
+        self.x: np.ndarray | None = None
+        self.value = 0.0
+        self.gradient: np.ndarray | None = None
+        self.evaluations = 0
+
+    def _at(self, x: np.ndarray) -> None:
+        if self.x is None or not np.array_equal(x, self.x):
+            self.opt.theta[...] = x
+            _, self.value = self.opt._evaluate(self.closure)
+            self.gradient = self.opt.grad.astype(np.float64)
+            self.x = np.array(x, dtype=np.float64)
+            self.evaluations += 1
+
+    def f(self, x):
+        self._at(x)
+        return self.value
+
+    def fprime(self, x):
+        self._at(x)
+        return self.gradient
+
+
+def _wolfe_search(objective: _LineObjective, x, d, g, f, f_prev, c1, c2):
+    """Strong-Wolfe step length along d (scipy's line search, Nocedal & Wright Alg. 3.5)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # scipy warns when it fails; None is handled below
+        alpha, *_ = line_search(objective.f, objective.fprime, x, d, gfk=g, old_fval=f,
+                                old_old_fval=f_prev, c1=c1, c2=c2)
+    return alpha
+
+
+class _LineSearchMethod(_SecondOrder):
+    """Shared driver: evaluate at W, pick a direction, search along it, move."""
+
+    def _search(self, closure, x, g, f, d):
+        """Move to x + alpha d with a Wolfe alpha (falling back to steepest descent); return
+        alpha, or 0.0 if no step length decreased E (W and grad are then restored)."""
+        objective = _LineObjective(self, closure)
+        objective.x, objective.value, objective.gradient = x.copy(), f, g.copy()
+        alpha = _wolfe_search(objective, x, d, g, f, self.prev_value, self.c1, self.c2)
+        if alpha is None and not self._steepest:
+            self._reset_memory()
+            d[...] = -self.lr * g
+            alpha = _wolfe_search(objective, x, d, g, f, None, self.c1, self.c2)
+        if alpha is None:
+            self.failed_searches += 1
+            self.theta[...] = x
+            self.grad[...] = g
+            return 0.0
+        new_x = x + alpha * d
+        objective.fprime(new_x)            # leaves W (and grad) at the accepted point
+        return float(alpha)
+
+    def _reset_memory(self) -> None:
+        pass  # methods with curvature memory clear it when their direction fails
+
+
+class Newton(_SecondOrder):
+    """Newton's method with the exact Hessian, damped where it is not positive definite:
+
+        H_ij = d/dw_j (grad_W E)_i  by central differences of backprop gradients,
+               (grad E(W + h e_j) - grad E(W - h e_j)) / 2h, symmetrised (2n backward passes)
+        H = E Lambda E^T            eigendecomposition
+        tau = 0 if lambda_min > delta, else delta - lambda_min, with delta = damping max|lambda|
+        W <- W - eta (H + tau I)^-1 grad_W E
+
+    001: "for non-convex functions the Hessian may not be positive semi-definite, in which case the
+    algorithm can diverge ... requires additional checks to avoid movement in directions
+    corresponding to -ve eigenvalues"; the shift tau makes every curvature positive (the step then
+    descends) and is recorded in ``last_shift``. On a quadratic, eta = 1 reaches the minimum in one
+    step. Central differences of a linear gradient are exact up to rounding, so this holds to
+    rounding error in float64; use float64 models (float32 differences are coarse).
+    """
+
+    name = "newton"
+    hyper_names = ("damping", "fd_step", "max_params")
+
+    def __init__(self, model, lr: float = 1.0, damping: float = 1e-6, fd_step: float | None = None,
+                 max_params: int = 2000, weight_decay: float = 0.0, l1: float = 0.0,
+                 decay_biases: bool = False):
+        super().__init__(model, lr, weight_decay, l1, decay_biases)
+        self.damping = check_option("damping", damping, 0.0)
+        eps = np.finfo(self.theta.dtype).eps
+        self.fd_step = check_option("fd_step", eps ** (1 / 3) if fd_step is None else fd_step,
+                                    0.0, low_open=True)
+        self.max_params = check_option("max_params", max_params, 1, integer=True)
+        self._check_size(self.max_params)
+        self.last_shift = 0.0
+
+    def hessian(self, closure) -> np.ndarray:
+        """H of the regularised objective at W by central differences of backprop gradients;
+        restores W (not ``model.grad``)."""
+        n = self.theta.size
+        H = np.empty((n, n))
+        for j in range(n):
+            w_j = self.theta[j]
+            h = self.fd_step * max(1.0, abs(float(w_j)))
+            self.theta[j] = w_j + h
+            self._evaluate(closure)
+            g_plus = self.grad.astype(np.float64)
+            self.theta[j] = w_j - h
+            self._evaluate(closure)
+            H[:, j] = (g_plus - self.grad) / (2.0 * h)
+            self.theta[j] = w_j
+        return 0.5 * (H + H.T)
+
+    def step(self, closure=None):
+        self._require_closure(closure)
+        loss, _ = self._evaluate(closure)
+        g = self.grad.astype(np.float64)
+        H = self.hessian(closure)
+        lam, E = np.linalg.eigh(H)
+        delta = self.damping * max(float(np.abs(lam).max()), 1e-300)
+        self.last_shift = 0.0 if lam[0] > delta else float(delta - lam[0])
+        step = E @ ((E.T @ g) / (lam + self.last_shift))
+        self.theta -= (self.lr * step).astype(self.theta.dtype)
+        self.grad[...] = g                 # grad belongs to the W the step started from
+        self.step_count += 1
+        return loss
+
+    def _extra_state(self):
+        return {"last_shift": self.last_shift}
+
+    def _load_extra_state(self, extra):
+        self.last_shift = float(extra.get("last_shift", 0.0))
+
+
+class LBFGS(_LineSearchMethod):
+    """Limited-memory BFGS (Liu & Nocedal 1989; 001, "Issues: 1. The Hessian"): H^-1 is never
+    formed; it is applied to the gradient from the last m pairs
+
+        s_i = W(i+1) - W(i),   y_i = grad E(W(i+1)) - grad E(W(i)),   rho_i = 1 / (y_i^T s_i)
+
+    by the two-loop recursion (Nocedal & Wright, Algorithm 7.4) with H_0 = (s^T y / y^T y) I:
+
+        q <- grad E;  for i = newest..oldest: a_i = rho_i s_i^T q;  q <- q - a_i y_i
+        r <- H_0 q;   for i = oldest..newest: b = rho_i y_i^T r;   r <- r + s_i (a_i - b)
+        d = -r;  W <- W + alpha d
+
+    alpha from a strong-Wolfe line search (``line_search="strong_wolfe"``), or alpha = eta
+    (``line_search="none"``, as ``torch.optim.LBFGS`` by default). Pairs with y^T s <= 1e-10 are
+    skipped (they would break positive definiteness). One iteration per ``step``; the first
+    direction is -eta grad E. Without memory this is steepest descent with a line search.
+    """
+
+    name = "lbfgs"
+    state_names = ("s_hist", "y_hist")
+    hyper_names = ("history_size", "line_search", "c1", "c2", "tolerance_grad")
+
+    def __init__(self, model, lr: float = 1.0, history_size: int = 10,
+                 line_search: str = "strong_wolfe", c1: float = 1e-4, c2: float = 0.9,
+                 tolerance_grad: float = 1e-10, weight_decay: float = 0.0, l1: float = 0.0,
+                 decay_biases: bool = False):
+        super().__init__(model, lr, weight_decay, l1, decay_biases)
+        self.history_size = check_option("history_size", history_size, 1, integer=True)
+        self.line_search = check_choice("line_search", line_search, ("strong_wolfe", "none"))
+        self.c1 = check_option("c1", c1, 0.0, 1.0, low_open=True, high_open=True)
+        self.c2 = check_option("c2", c2, self.c1, 1.0, low_open=True, high_open=True)
+        self.tolerance_grad = check_option("tolerance_grad", tolerance_grad, 0.0)
+        self.s_hist = np.zeros((0, self.theta.size))
+        self.y_hist = np.zeros((0, self.theta.size))
+        self.prev_value = None
+        self.failed_searches = 0
+
+    def _reset_memory(self):
+        self.s_hist = np.zeros((0, self.theta.size))
+        self.y_hist = np.zeros((0, self.theta.size))
+
+    def direction(self, g: np.ndarray) -> np.ndarray:
+        """-H^-1 g by the two-loop recursion."""
+        if len(self.s_hist) == 0:
+            return -self.lr * g
+        q = g.copy()
+        rho = 1.0 / np.einsum("ij,ij->i", self.y_hist, self.s_hist)
+        a = np.empty(len(rho))
+        for i in reversed(range(len(rho))):
+            a[i] = rho[i] * (self.s_hist[i] @ q)
+            q -= a[i] * self.y_hist[i]
+        s, y = self.s_hist[-1], self.y_hist[-1]
+        q *= (s @ y) / (y @ y)
+        for i in range(len(rho)):
+            b = rho[i] * (self.y_hist[i] @ q)
+            q += self.s_hist[i] * (a[i] - b)
+        return -q
+
+    def step(self, closure=None):
+        self._require_closure(closure)
+        loss, f = self._evaluate(closure)
+        x, g = self.theta.astype(np.float64), self.grad.astype(np.float64)
+        self.step_count += 1
+        if np.abs(g).max() <= self.tolerance_grad:
+            return loss
+        d = self.direction(g)
+        if g @ d >= 0:                       # not a descent direction: forget the curvature
+            self._reset_memory()
+            d = -self.lr * g
+        self._steepest = len(self.s_hist) == 0
+        if self.line_search == "none":
+            self.theta += (self.lr * d if len(self.s_hist) else d).astype(self.theta.dtype)
+            self._evaluate(closure)
+        else:
+            if self._search(closure, x, g, f, d) == 0.0:
+                return loss
+        new_g = self.grad.astype(np.float64)
+        s, y = self.theta.astype(np.float64) - x, new_g - g
+        if y @ s > 1e-10:
+            self.s_hist = np.vstack([self.s_hist, s])[-self.history_size:]
+            self.y_hist = np.vstack([self.y_hist, y])[-self.history_size:]
+        self.prev_value = f
+        return loss
+
+    def _extra_state(self):
+        return {"prev_value": self.prev_value, "failed_searches": self.failed_searches}
+
+    def _load_extra_state(self, extra):
+        self.prev_value = extra.get("prev_value")
+        self.failed_searches = int(extra.get("failed_searches", 0))
+
+
+class ConjugateGradient(_LineSearchMethod):
+    """Nonlinear conjugate gradient (Fletcher & Reeves 1964; Polak & Ribiere 1969) with a
+    strong-Wolfe line search (Nocedal & Wright, section 5.2):
+
+        d_0 = -g_0
+        beta_k = max(0, g_k^T (g_k - g_(k-1)) / g_(k-1)^T g_(k-1))    (beta_rule="pr", PR+)
+        beta_k = g_k^T g_k / g_(k-1)^T g_(k-1)                         (beta_rule="fr")
+        d_k = -g_k + beta_k d_(k-1);  restart with d_k = -g_k every ``restart`` iterations
+              (default n) or when d_k is not a descent direction
+        W <- W + alpha_k d_k
+
+    On a quadratic with exact line searches it reaches the minimum in at most n iterations; the
+    first direction is scaled by eta (the line search then picks its length). c2 = 0.1, as
+    recommended for CG.
+    """
+
+    name = "cg"
+    state_names = ("direction_prev", "prev_flat_grad")
+    hyper_names = ("beta_rule", "restart", "c1", "c2")
+
+    def __init__(self, model, lr: float = 1.0, beta_rule: str = "pr", restart: int | None = None,
+                 c1: float = 1e-4, c2: float = 0.1, weight_decay: float = 0.0, l1: float = 0.0,
+                 decay_biases: bool = False):
+        super().__init__(model, lr, weight_decay, l1, decay_biases)
+        self.beta_rule = check_choice("beta_rule", beta_rule, ("pr", "fr"))
+        self.restart = check_option("restart", self.theta.size if restart is None else restart, 1,
+                                    integer=True)
+        self.c1 = check_option("c1", c1, 0.0, 1.0, low_open=True, high_open=True)
+        self.c2 = check_option("c2", c2, self.c1, 1.0, low_open=True, high_open=True)
+        self.direction_prev = np.zeros(0)
+        self.prev_flat_grad = np.zeros(0)
+        self.prev_value = None
+        self.since_restart = 0
+        self.failed_searches = 0
+
+    def _reset_memory(self):
+        self.since_restart = 0
+
+    def step(self, closure=None):
+        self._require_closure(closure)
+        loss, f = self._evaluate(closure)
+        x, g = self.theta.astype(np.float64), self.grad.astype(np.float64)
+        self.step_count += 1
+        if not np.any(g):
+            return loss
+        self._steepest = True
+        if self.direction_prev.size == 0 or self.since_restart >= self.restart:
+            d, self.since_restart = -self.lr * g, 0
+        else:
+            g_prev = self.prev_flat_grad
+            if self.beta_rule == "pr":
+                beta = max(0.0, g @ (g - g_prev) / (g_prev @ g_prev))
+            else:
+                beta = (g @ g) / (g_prev @ g_prev)
+            d = -g + beta * self.direction_prev
+            self._steepest = False
+            if g @ d >= 0:
+                d, self.since_restart, self._steepest = -self.lr * g, 0, True
+        alpha = self._search(closure, x, g, f, d)
+        self.since_restart += 1
+        self.prev_value, self.prev_flat_grad = f, g
+        self.direction_prev = d if alpha > 0 else np.zeros(0)
+        return loss
+
+    def _extra_state(self):
+        return {"prev_value": self.prev_value, "since_restart": self.since_restart,
+                "failed_searches": self.failed_searches}
+
+    def _load_extra_state(self, extra):
+        self.prev_value = extra.get("prev_value")
+        self.since_restart = int(extra.get("since_restart", 0))
+        self.failed_searches = int(extra.get("failed_searches", 0))
+
+
+SQUARED_ERROR_LOSSES = ("mse", "half_mse")
+
+
+class LevenbergMarquardt(_SecondOrder):
+    """Levenberg-Marquardt for squared-error losses E = k sum_n ||y_n - d_n||^2 (Levenberg 1944,
+    Marquardt 1963; 001: "estimate Hessian from Jacobians, diagonal load it to ensure positive
+    definiteness").
+
+        r = vec(Y - D),  J = dr/dW (one row per sample and output)
+        H_GN = 2k J^T J + lambda_2 M                Gauss-Newton: drops the r d2r/dW2 terms
+        solve (H_GN + mu I) delta = -grad_W E       (``marquardt=True``: mu diag(H_GN) instead)
+        W_try = W + eta delta;  accept if E(W_try) < E(W) and set mu <- mu / mu_down,
+        else mu <- mu mu_up and solve again (at most ``max_tries`` times)
+
+    Small mu gives Gauss-Newton, large mu a short gradient step. k is the loss's scale: mean
+    squared error ``mse`` has k = 1/(N C), the notes' ``half_mse`` (1/2 ||y - d||^2 per sample) has
+    k = 1/(2N). J is formed by backpropagation: each sample is forwarded alone and each of its C
+    outputs backpropagated as a unit vector, so the model must treat samples independently (no
+    batch statistics in training mode).
+    """
+
+    name = "lm"
+    hyper_names = ("mu", "mu_up", "mu_down", "max_tries", "marquardt", "max_params")
+
+    def __init__(self, model, lr: float = 1.0, mu: float = 1e-3, mu_up: float = 10.0,
+                 mu_down: float = 10.0, max_tries: int = 10, marquardt: bool = False,
+                 max_params: int = 5000, weight_decay: float = 0.0, l1: float = 0.0,
+                 decay_biases: bool = False):
+        super().__init__(model, lr, weight_decay, l1, decay_biases)
+        self.mu = check_option("mu", mu, 0.0, low_open=True)
+        self.mu_up = check_option("mu_up", mu_up, 1.0, low_open=True)
+        self.mu_down = check_option("mu_down", mu_down, 1.0)
+        self.max_tries = check_option("max_tries", max_tries, 1, integer=True)
+        if not isinstance(marquardt, bool):
+            raise ValueError(f"invalid marquardt: {marquardt!r} (expected True or False)")
+        self.marquardt = marquardt
+        self.max_params = check_option("max_params", max_params, 1, integer=True)
+        self._check_size(self.max_params)
+        self.rejected = 0
+
+    @staticmethod
+    def loss_scale(closure) -> float:
+        """k with E = k sum r^2 for the closure's loss, or a ValueError for other losses."""
+        loss = getattr(closure, "loss", None)
+        name = getattr(loss, "name", None)
+        if name not in SQUARED_ERROR_LOSSES:
+            raise ValueError(f"optimizer 'lm' (Levenberg-Marquardt) needs a squared-error loss "
+                             f"({', '.join(SQUARED_ERROR_LOSSES)}), got {name!r}")
+        per_sample = name == "half_mse"
+        y = closure.predict() if hasattr(closure, "predict") else closure.model.forward(closure.x)
+        count = y.shape[0] if per_sample else y.size
+        k = 1.0 / count if loss.reduction == "mean" else 1.0
+        return 0.5 * k if per_sample else k
+
+    def jacobian(self, closure) -> np.ndarray:
+        """J[n C + c, :] = d y_(n,c) / dW, by backprop of unit vectors, one sample at a time."""
+        model, x = closure.model, np.asarray(closure.x)
+        n_out = model.forward(x[:1]).shape[1]
+        eye = np.eye(n_out, dtype=self.theta.dtype)
+        J = np.empty((x.shape[0] * n_out, self.theta.size))
+        for i in range(x.shape[0]):
+            model.forward(x[i:i + 1])
+            for c in range(n_out):
+                model.zero_grad()
+                model.backward(eye[c:c + 1])
+                J[i * n_out + c] = model.grad
+        return J
+
+    def step(self, closure=None):
+        self._require_closure(closure)
+        k = self.loss_scale(closure)
+        loss, f = self._evaluate(closure)
+        x, g = self.theta.copy(), self.grad.astype(np.float64)
+        J = self.jacobian(closure)
+        H = 2.0 * k * (J.T @ J)
+        if self.weight_decay:
+            mask = np.ones(self.theta.size) if self.mask is None else self.mask
+            H[np.diag_indices_from(H)] += self.weight_decay * mask
+        load = np.diag(H).copy() if self.marquardt else np.ones(self.theta.size)
+        load[load <= 0] = 1.0                # a zero column (dead unit) still needs a load
+        self.step_count += 1
+        for _ in range(self.max_tries):
+            A = H + self.mu * np.diag(load)
+            delta = scipy.linalg.solve(A, -g, assume_a="pos")
+            self.theta[...] = x + (self.lr * delta).astype(self.theta.dtype)
+            _, f_try = self._evaluate(closure)
+            if f_try < f:
+                self.mu /= self.mu_down
+                return loss
+            self.mu *= self.mu_up
+            self.rejected += 1
+        self.theta[...] = x                  # no damping gave a decrease: stay at W
+        self.grad[...] = g
+        return loss
+
+    def _extra_state(self):
+        return {"mu": self.mu, "rejected": self.rejected}
+
+    def _load_extra_state(self, extra):
+        self.mu = float(extra["mu"])
+        self.rejected = int(extra.get("rejected", 0))

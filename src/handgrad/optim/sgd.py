@@ -1,0 +1,141 @@
+"""Gradient descent and the momentum methods (001, "Momentum", "Nestorov's Accelerated Gradient";
+002, "Gradient descent algorithms"; 003, section 1).
+
+Full-batch, stochastic and mini-batch gradient descent differ only in the batch the gradient was
+computed on (003: "stochastic gradient descent ... estimate the gradient by computing it for a small
+sample of randomly chosen training inputs"); the update is the same, so the trainer chooses the
+batch and these classes do the step.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from handgrad.optim.base import Optimizer, check_bool, check_option
+
+
+class SGD(Optimizer):
+    """Gradient descent, optionally with momentum in PyTorch's form (``torch.optim.SGD``).
+
+    input: eta (lr), mu (momentum), tau (dampening), lambda_2 (weight_decay), nesterov
+        g   <- grad_W Loss + lambda_2 M W                    (003, eq. 29; biases excluded by M)
+        with momentum:
+            b <- g                      on the first step
+            b <- mu b + (1 - tau) g     afterwards
+            g <- g + mu b               if nesterov (PyTorch's reformulated Nesterov)
+            g <- b                      otherwise
+        W   <- W - eta g                                     (003, eq. 10: w -> w - eta dC/dw)
+
+    Without momentum this is the notes' plain rule W <- W - eta grad. PyTorch's momentum buffer b
+    holds -Delta W / eta of the notes' form (:class:`Momentum`), so the two agree while eta is
+    constant and differ once a schedule changes it. PyTorch's Nesterov evaluates the gradient at W
+    and rewrites the look-ahead algebraically (Sutskever et al. 2013); :class:`Nesterov` is the
+    notes' form, which evaluates it at W + beta Delta W.
+    """
+
+    name = "sgd"
+    state_names = ("momentum_buffer",)
+    hyper_names = ("momentum", "dampening", "nesterov")
+
+    def __init__(self, model, lr: float = 0.01, momentum: float = 0.0, dampening: float = 0.0,
+                 nesterov: bool = False, weight_decay: float = 0.0, l1: float = 0.0,
+                 decay_biases: bool = False):
+        super().__init__(model, lr, weight_decay, l1, decay_biases)
+        self.momentum = check_option("momentum", momentum, 0.0, 1.0, high_open=True)
+        self.dampening = check_option("dampening", dampening, 0.0, 1.0)
+        self.nesterov = check_bool("nesterov", nesterov)
+        if self.nesterov and (self.momentum <= 0.0 or self.dampening != 0.0):
+            raise ValueError("invalid nesterov=True: Nesterov momentum needs momentum > 0 and "
+                             f"dampening = 0 (got momentum={momentum}, dampening={dampening})")
+        self.momentum_buffer = np.zeros_like(self.theta)
+
+    def _update(self):
+        g, b, s = self.grad, self.momentum_buffer, self._scratch
+        if self.momentum:
+            if self.step_count == 1:
+                np.copyto(b, g)
+            else:
+                b *= self.momentum
+                if self.dampening:
+                    np.multiply(g, 1.0 - self.dampening, out=s)
+                    b += s
+                else:
+                    b += g
+            if self.nesterov:
+                np.multiply(b, self.momentum, out=s)
+                s += g
+                g = s
+            else:
+                g = b
+        np.multiply(g, self.lr, out=self._scratch)
+        self.theta -= self._scratch
+
+
+class Momentum(Optimizer):
+    """The momentum method in the notes' form (001, "Momentum Update"; Rumelhart et al. 1986):
+
+        Delta W <- beta Delta W - eta grad_W Loss(W)
+        W       <- W + Delta W
+
+    Delta W is a running average of past steps: it grows where the gradient keeps its sign and
+    cancels where it flips. Typical beta = 0.9. The state is the step Delta W itself, so a change
+    of eta (by a schedule) only scales the new gradient term.
+    """
+
+    name = "momentum"
+    state_names = ("delta_w",)
+    hyper_names = ("beta",)
+
+    def __init__(self, model, lr: float = 0.01, beta: float = 0.9, weight_decay: float = 0.0,
+                 l1: float = 0.0, decay_biases: bool = False):
+        super().__init__(model, lr, weight_decay, l1, decay_biases)
+        self.beta = check_option("beta", beta, 0.0, 1.0, high_open=True)
+        self.delta_w = np.zeros_like(self.theta)
+
+    def _update(self):
+        dw, s = self.delta_w, self._scratch
+        dw *= self.beta
+        np.multiply(self.grad, self.lr, out=s)
+        dw -= s
+        self.theta += dw
+
+
+class Nesterov(Optimizer):
+    """Nesterov's accelerated gradient in the notes' look-ahead form (001, "Training with
+    Nestorov"; Nesterov 1983, as in Sutskever et al. 2013):
+
+        W       <- W + beta Delta W                     first extend the previous step
+        g       <- grad_W Loss(W)                       gradient at the look-ahead point
+        W       <- W - eta g
+        Delta W <- beta Delta W - eta g
+
+    i.e. Delta W(k) = beta Delta W(k-1) - eta grad Loss(W(k-1) + beta Delta W(k-1)),
+    W(k) = W(k-1) + Delta W(k). The gradient is taken away from W, so ``step`` needs the closure;
+    it returns the loss at the look-ahead point. PyTorch's reformulation (gradient at W, no
+    closure) is ``sgd`` with ``nesterov=True``.
+    """
+
+    name = "nesterov"
+    needs_closure = True
+    state_names = ("delta_w",)
+    hyper_names = ("beta",)
+
+    def __init__(self, model, lr: float = 0.01, beta: float = 0.9, weight_decay: float = 0.0,
+                 l1: float = 0.0, decay_biases: bool = False):
+        super().__init__(model, lr, weight_decay, l1, decay_biases)
+        self.beta = check_option("beta", beta, 0.0, 1.0, high_open=True)
+        self.delta_w = np.zeros_like(self.theta)
+
+    def step(self, closure=None):
+        self._require_closure(closure)
+        dw, s = self.delta_w, self._scratch
+        np.multiply(dw, self.beta, out=s)
+        self.theta += s                       # look ahead along the previous step
+        loss = closure()
+        self._regularize_grad()
+        self.step_count += 1
+        np.multiply(self.grad, self.lr, out=s)
+        self.theta -= s
+        dw *= self.beta
+        dw -= s
+        return loss
