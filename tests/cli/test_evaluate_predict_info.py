@@ -279,3 +279,33 @@ def test_train_on_a_csv_without_the_target_column_is_named(tmp_path, capsys):
     err = run_error(capsys, "train", "--data", str(path), "--target", "sex", "--epochs", "1",
                     "--no-progress", "--runs-dir", str(tmp_path))
     assert "target column 'sex' not found" in err
+
+
+def test_two_vs_not_two_with_one_sigmoid_output(tmp_path, capsys):
+    """001's first set-up: one sigmoid output, d in {0, 1}, the binary divergence."""
+    from sklearn.datasets import load_digits
+
+    run = train(tmp_path, "--data", "digits_2_vs_not_2", "--loss", "bce", "--hidden", "16",
+                "--epochs", "3", "--name", "two")
+    model, meta = io.load_model(run / "model.safetensors", with_metadata=True)
+    layers = model.config()["layers"]
+    assert layers[-2]["out_features"] == 1 and layers[-1] == {"type": "Activation",
+                                                               "name": "sigmoid"}
+    assert meta["classes"] == ["not 2", "2"]
+    report = evaluate_json(capsys, str(run / "model.safetensors"), "digits_2_vs_not_2")
+    saved = json.loads((run / "metrics.json").read_text())["test"]
+    assert report["accuracy"] == pytest.approx(saved["accuracy"]) and report["rows"] == 360
+
+    digits = load_digits()
+    new = tmp_path / "pixels.csv"
+    with new.open("w", newline="") as f:
+        csv.writer(f).writerows([digits.feature_names, *digits.data[:40].tolist()])
+    out = tmp_path / "p.csv"
+    assert main(["predict", str(run / "model.safetensors"), str(new), "--out", str(out)]) == 0
+    with out.open(newline="") as f:
+        written = list(csv.reader(f))
+    assert written[0] == ["prediction", "p_not 2", "p_2"]
+    y = model.forward(Standardizer.from_state(meta["scaler"]).transform(digits.data[:40])
+                      .astype(model.dtype))
+    assert [r[0] for r in written[1:]] == ["2" if v > 0.5 else "not 2" for v in y[:, 0]]
+    np.testing.assert_array_equal([float(r[2]) for r in written[1:]], y[:, 0])
