@@ -72,7 +72,7 @@ def save_gif(fig, update, frames: int, path: Path | None, fps: int = 12) -> Path
 
 
 def contours(ax, E, xlim, ylim, log_levels: bool = False, n: int = 200, levels: int = 25,
-             cmap: str = "viridis"):
+             cmap: str = "viridis", filled: bool = True):
     """Filled and line contours of E(u, v) over a box; log-spaced levels for steep valleys."""
     u = np.linspace(*xlim, n)
     v = np.linspace(*ylim, n)
@@ -83,9 +83,14 @@ def contours(ax, E, xlim, ylim, log_levels: bool = False, n: int = 200, levels: 
         lv = np.logspace(np.log10(low), np.log10(float(Z.max())), levels)
     else:
         lv = np.linspace(float(Z.min()), float(Z.max()), levels)
-    ax.contourf(U, V, Z, levels=lv, cmap=cmap, alpha=0.55,
-                norm=matplotlib.colors.LogNorm() if log_levels else None)
-    ax.contour(U, V, Z, levels=lv, colors="k", linewidths=0.3, alpha=0.5)
+    if filled:
+        ax.contourf(U, V, Z, levels=lv, cmap=cmap, alpha=0.55,
+                    norm=matplotlib.colors.LogNorm() if log_levels else None)
+        ax.contour(U, V, Z, levels=lv, colors="k", linewidths=0.3, alpha=0.5)
+    else:
+        # Line contours only: light to draw and to compress, for animations.
+        ax.contour(U, V, Z, levels=lv, cmap=cmap, linewidths=0.6, alpha=0.8,
+                   norm=matplotlib.colors.LogNorm() if log_levels else None)
     ax.set_xlim(*xlim)
     ax.set_ylim(*ylim)
     ax.set_xlabel("$w_1$")
