@@ -43,7 +43,7 @@ def test_mnist1d_loads_as_a_split_data_set():
     assert len(ds.x_train) + len(ds.x_val) + len(ds.x_test) == 5000
 
 
-# --- the notes' body table -------------------------------------------------------------------------
+# --- the notes' body table ------------------------------------------------------------------------
 def test_body_table_has_the_notes_columns_and_rows():
     header, rows = sources.body_table()
     assert header == ["id", "height", "weight", "bone density", "femur length", "jawline width",
@@ -164,7 +164,7 @@ def test_idx_pair_mismatches_are_named(tmp_path, rng):
         sources.load_scheme(f"idx:{tmp_path / 'nope.gz'},{lab}")
 
 
-# --- CSV: bad input gets a clear error --------------------------------------------------------------
+# --- CSV: bad input gets a clear error -----------------------------------------------------------
 @pytest.mark.parametrize("text, kwargs, message", [
     ("a,b,y\n1,2,x\n3,,z\n", {}, "missing value in column 'b' at line 3"),
     ("a,b,y\n1,2,x\n3,4,\n", {}, "missing value in column 'y' at line 3"),

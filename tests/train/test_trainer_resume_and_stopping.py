@@ -1,5 +1,5 @@
-"""The Trainer in process: exact resume (at an epoch boundary and mid-epoch after Ctrl-C) for a model
-with dropout and batch norm trained by the library's optimizers, and early stopping's best-weights
+"""The Trainer in process: exact resume (at an epoch boundary and mid-epoch after Ctrl-C) for a
+model with dropout and batch norm trained by the library's optimizers, and early stopping's best-weights
 restore."""
 
 import os

@@ -100,9 +100,10 @@ class SavedModel:
             return x
         missing = [f for f in self.feature_names if f not in names]
         if missing:
+            more = " ..." if len(self.feature_names) > 8 else ""
             raise ValueError(f"{source}: lacks the model's feature(s) {missing[:5]}; the model was "
                              f"trained on {len(self.feature_names)} features "
-                             f"{self.feature_names[:8]}{' ...' if len(self.feature_names) > 8 else ''}")
+                             f"{self.feature_names[:8]}{more}")
         return x[:, [list(names).index(f) for f in self.feature_names]]
 
 

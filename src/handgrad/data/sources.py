@@ -58,7 +58,8 @@ def _numeric_columns(path: Path, header, body, columns) -> np.ndarray:
     index = [header.index(c) for c in columns]
     for line_no, row in enumerate(body, start=2):
         if len(row) != len(header):
-            raise ValueError(f"{path}: line {line_no} has {len(row)} fields, header has {len(header)}")
+            raise ValueError(f"{path}: line {line_no} has {len(row)} fields, "
+                             f"header has {len(header)}")
         for j in index:
             cell = row[j]
             if cell.strip() == "":
@@ -271,7 +272,8 @@ def read_idx(path) -> np.ndarray:
         raise ValueError(f"{path}: IDX header declares shape {shape} of {dtype.itemsize}-byte "
                          f"items ({expected} data bytes) but the file holds {found} data bytes; "
                          f"the header does not match the file size (truncated or wrong file?)")
-    return np.frombuffer(raw, dtype=dtype, offset=start).reshape(shape).astype(dtype.newbyteorder("="))
+    array = np.frombuffer(raw, dtype=dtype, offset=start).reshape(shape)
+    return array.astype(dtype.newbyteorder("="))  # native byte order, and a writable copy
 
 
 def load_idx(images, labels):

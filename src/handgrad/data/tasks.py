@@ -1,4 +1,4 @@
-"""The notes' digit-recognition set-ups (001, "Setting up for digit recognition") as ready data sets.
+"""The notes' digit-recognition set-ups (001, "Setting up for digit recognition") as data sets.
 
 Both use scikit-learn's bundled 8x8 handwritten digits (1797 images, pixel values 0..16).
 
