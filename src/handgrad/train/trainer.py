@@ -190,7 +190,8 @@ class Trainer:
                 # finite but huge weights can still overflow the outputs
                 raise DivergenceError(
                     f"training diverged: non-finite validation outputs at epoch {self.epoch + 1}, "
-                    f"step {self.step_in_epoch} (its last) ({err}); lower the learning rate") from err
+                    f"step {self.step_in_epoch} (its last) ({err}); lower the learning rate"
+                ) from err
             record["val_loss"] = result["loss"]
             if self.task is not None:
                 record[f"val_{self.metric_name}"] = result[self.metric_name]
