@@ -228,6 +228,9 @@ class _BaseMLP(BaseEstimator):
             state = self.__dict__.pop("_trainer_state", None)
             if state is not None:
                 self._trainer.load_state_dict(state)
+            else:  # continue the epoch count and the loss curve saved in the file
+                self._trainer.epoch = self.n_iter_
+                self._trainer.history["train_loss"] = list(self.loss_curve_)
         return self._trainer
 
     def _batch_size(self, n: int, optimizer) -> int:
@@ -337,7 +340,9 @@ class _BaseMLP(BaseEstimator):
         if extra.get("estimator") != cls.__name__:
             raise ModelFileError(f"{path} holds a {extra.get('estimator')!r}, not a "
                                  f"{cls.__name__}")
-        est = cls(**extra["params"])
+        params = dict(extra["params"])
+        params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
+        est = cls(**params)
         fitted = extra["fitted"]
         est.model_ = model
         est._seeds = fitted.pop("seeds")
