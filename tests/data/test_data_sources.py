@@ -126,6 +126,9 @@ def test_idx_pair_is_a_classification_set(tmp_path, rng):
     np.testing.assert_array_equal(x, images.reshape(30, 16))
     np.testing.assert_array_equal(d, labels)
     assert sources.load_scheme("digits") is None  # not a scheme: left to the named sets
+    assert sources.short_name(f"idx:{img},{lab}") == "images-idx3-ubyte"
+    assert sources.short_name("some/dir/body.csv") == "body"
+    assert sources.short_name("iris") == "iris"
 
 
 @pytest.mark.parametrize("make, message", [

@@ -314,6 +314,16 @@ def load_scheme(name: str):
     return SCHEMES[scheme.lower()](argument)
 
 
+def short_name(name: str) -> str:
+    """A data name fit for a run directory: a CSV's stem, an IDX images file's name without its
+    extensions (``idx:dir/train-images-idx3-ubyte.gz,...`` -> ``train-images-idx3-ubyte``), else
+    the name itself."""
+    scheme, sep, argument = name.partition(":")
+    if sep and scheme.lower() in SCHEMES:
+        return Path(argument.split(",")[0].strip()).name.split(".")[0] or scheme.lower()
+    return Path(name).stem if name.lower().endswith(".csv") else name
+
+
 SCHEMES["idx"] = load_idx_spec
 EXTRA_SETS["mnist1d"] = load_mnist1d
 EXTRA_SETS["body"] = load_body
