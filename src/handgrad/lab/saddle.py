@@ -1,0 +1,264 @@
+"""``saddle``: a network started at a saddle point of its loss, and which optimizers escape it.
+
+001 ("The Loss Surface"): a saddle point is where "the slope is zero; the surface increases in some
+directions but decreases in others: some of the eigenvalues of the Hessian are positive, others are
+negative", and "gradient descent algorithms often get 'stuck' in saddle points".
+
+A tanh MLP with every weight and hidden bias zero and the output bias at the mean target is such a
+point: the hidden units output 0, so no gradient reaches the first layer through the zero output
+weights, and the output weights see zero hidden activity. Its Hessian has the block form
+[[0, C], [C^T, 0]] (first-layer weights against output weights, C driven by the input-target
+correlation) plus the output bias' curvature, so its eigenvalues come in pairs +-sigma_i: a strict
+saddle. From the exact point the gradient is exactly zero and no gradient method moves at all; from
+a tiny perturbation, gradient descent grows the component along a negative-curvature eigenvector
+by (1 + eta |lambda_min|) per step, while methods that normalise the gradient (Rprop, AdaGrad,
+RMSProp, Adam) take full-size steps from the start.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from handgrad.lab import plotting
+from handgrad.lab.common import Outputs, require, say
+from handgrad.lab.hessian import hessian
+from handgrad.nn import MLP, get_loss
+from handgrad.nn.errors import unknown_option
+from handgrad.train.closure import BatchClosure
+
+# Each optimizer at its customary rate: eta = 0.1 for GD (and momentum's eta / (1 - beta) = 0.1),
+# PyTorch's defaults for the adaptive methods, Rprop's Delta_0 = 0.01, Newton's eta = 1.
+RATES = {"gd": 0.1, "momentum": 0.01, "nesterov": 0.01, "adagrad": 0.01, "rmsprop": 0.001,
+         "adam": 0.001, "rprop": 0.01, "quickprop": 0.01, "newton": 1.0}
+STUCK = 1e-9      # moved less than this from the exact saddle in 5 steps: stuck
+OPTIMIZER_NAMES = {"gd": "sgd", "momentum": "momentum", "nesterov": "nesterov",
+                   "adagrad": "adagrad", "rmsprop": "rmsprop", "adam": "adam", "rprop": "rprop",
+                   "quickprop": "quickprop", "newton": "newton"}
+
+
+@dataclass
+class SaddleConfig:
+    hidden: int = 4                  # hidden tanh units of the 2-H-1 network
+    samples: int = 100               # training points
+    optimizers: tuple = ("gd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "rprop",
+                         "newton")   # who tries to escape
+    steps: int = 300                 # steps per optimizer
+    perturbation: float = 1e-4       # ||theta_0 - theta_saddle||, the same random direction for all
+    escape: float = 0.9              # escaped once the loss falls below this fraction of E_saddle
+    lr_scale: float = 1.0            # multiplies every rate
+    seed: int = 0                    # seed of the data and the perturbation
+
+    def __post_init__(self):
+        require(self.hidden >= 1, "hidden", self.hidden, "at least 1")
+        for name in self.optimizers:
+            if name not in OPTIMIZER_NAMES:
+                raise unknown_option("optimizer", name, OPTIMIZER_NAMES)
+        require(self.perturbation >= 0, "perturbation", self.perturbation, ">= 0")
+        require(0 < self.escape < 1, "escape", self.escape, "a fraction in (0, 1)")
+
+
+@dataclass
+class Escape:
+    optimizer: str
+    lr: float
+    losses: np.ndarray            # loss before each step
+    thetas: np.ndarray            # iterates
+    escaped_at: int | None        # first step whose loss < escape * E_saddle
+    moved_from_exact: float       # max |theta - theta_saddle| after 5 steps from the exact saddle
+
+
+@dataclass
+class SaddleResult:
+    config: SaddleConfig
+    E_saddle: float
+    grad_norm: float              # ||grad E|| at the saddle (0 up to rounding)
+    eigenvalues: np.ndarray       # Hessian spectrum at the saddle, ascending
+    runs: list[Escape]
+    gd_growth_predicted: float    # 1 + eta |lambda_min| for GD
+    gd_growth_measured: float     # per-step growth of GD's negative-curvature component
+    verdict: str = ""
+    files: list = field(default_factory=list)
+
+    def run(self, optimizer: str) -> Escape:
+        for r in self.runs:
+            if r.optimizer == optimizer:
+                return r
+        raise KeyError(optimizer)
+
+
+def saddle_problem(cfg: SaddleConfig):
+    """Data with d correlated with x, and a 2-H-1 tanh MLP placed on the saddle."""
+    rng = np.random.default_rng(cfg.seed)
+    x = rng.standard_normal((cfg.samples, 2))
+    d = (np.tanh(1.5 * x[:, 0] - x[:, 1]) + 0.1 * rng.standard_normal(cfg.samples)).reshape(-1, 1)
+    model = MLP((2, cfg.hidden, 1), activation="tanh", rng=rng, dtype=np.float64)
+    model.theta[:] = 0.0
+    model.layers[-1].b.data[:] = d.mean()    # the output bias at its optimum for zero hidden units
+    return model, x, d, rng
+
+
+def _run(name, model, closure, theta0, lr, steps):
+    from handgrad.optim import get_optimizer
+
+    model.theta[:] = theta0
+    opt = get_optimizer(OPTIMIZER_NAMES[name], model, lr=lr)
+    losses, thetas = [], [model.theta.copy()]
+    for _ in range(steps):
+        with np.errstate(all="ignore"):
+            value = opt.step(closure)
+        losses.append(value)
+        thetas.append(model.theta.copy())
+        if not np.isfinite(value) or not np.all(np.isfinite(model.theta)):
+            break
+    return np.array(losses), np.array(thetas)
+
+
+def run_saddle(outputs: Outputs | None = None, verbose: bool = True,
+               config: SaddleConfig | None = None) -> SaddleResult:
+    cfg = config or SaddleConfig()
+    model, x, d, rng = saddle_problem(cfg)
+    closure = BatchClosure(model, get_loss("mse"), x, d)
+    theta_s = model.theta.copy()
+    E_s = closure()
+    grad_norm = float(np.linalg.norm(model.grad))
+    H = hessian(closure)
+    lam, V = np.linalg.eigh(H)
+
+    noise = np.random.default_rng(cfg.seed + 1).standard_normal(theta_s.size)
+    theta0 = theta_s + cfg.perturbation * noise / np.linalg.norm(noise)
+    runs = []
+    for name in cfg.optimizers:
+        lr = RATES[name] * cfg.lr_scale
+        stuck = _run(name, model, closure, theta_s, lr, 5)[1]
+        moved = float(np.abs(stuck[-1] - theta_s).max())
+        losses, thetas = _run(name, model, closure, theta0, lr, cfg.steps)
+        below = np.flatnonzero(losses < cfg.escape * E_s)
+        runs.append(Escape(name, lr, losses, thetas, int(below[0]) + 1 if below.size else None,
+                           moved))
+    model.theta[:] = theta_s
+
+    # GD's escape rate: the component in the negative-curvature eigenspace, first 20 steps.
+    negative = V[:, lam < -1e-8 * abs(lam).max()]
+    eta_gd = RATES["gd"] * cfg.lr_scale
+    predicted = 1.0 + eta_gd * abs(lam[0])
+    measured = np.nan
+    if "gd" in cfg.optimizers and negative.shape[1] and cfg.perturbation > 0:
+        gd_thetas = next(e for e in runs if e.optimizer == "gd").thetas[:21]
+        comp = np.linalg.norm((gd_thetas - theta_s) @ negative, axis=1)
+        measured = float((comp[-1] / comp[0]) ** (1.0 / (comp.size - 1)))
+
+    result = SaddleResult(cfg, E_s, grad_norm, lam, runs, predicted, measured)
+    result.verdict = _verdict(result)
+    say(verbose, result.verdict)
+    outputs = outputs or Outputs(None, "saddle")
+    if outputs.png is not None:
+        result.files.append(_plot(result, model, closure, theta_s, lam, V, outputs.png))
+    return result
+
+
+def _verdict(r: SaddleResult) -> str:
+    cfg = r.config
+    lam = r.eigenvalues
+    tol = 1e-8 * abs(lam).max()
+    n_neg, n_pos = int((lam < -tol).sum()), int((lam > tol).sum())
+    stuck = [e.optimizer for e in r.runs if e.moved_from_exact < STUCK]
+    moved = [e for e in r.runs if e.moved_from_exact >= STUCK]
+    order = sorted((e for e in r.runs if e.escaped_at is not None), key=lambda e: e.escaped_at)
+    lines = [
+        f"At the all-zero network (2-{cfg.hidden}-1 tanh, output bias = mean target): "
+        f"E = {r.E_saddle:.4g}, ||grad E|| = {r.grad_norm:.1e}; the Hessian has {n_neg} negative, "
+        f"{n_pos} positive and {lam.size - n_neg - n_pos} zero eigenvalues "
+        f"(from {lam[0]:.3g} to {lam[-1]:.3g}): a saddle point.",
+        f"From the exact saddle (the gradient is zero up to rounding), 5 steps move "
+        f"{', '.join(stuck) or 'no optimizer'} by less than {STUCK:g}: stuck"
+        + (f"; {', '.join(f'{e.optimizer} ({e.moved_from_exact:.2g})' for e in moved)} move "
+           f"anyway, because they normalise even a gradient of rounding size" if moved else "")
+        + ".",
+        f"From a perturbation of size {cfg.perturbation:g}, escaped (loss below "
+        f"{cfg.escape:g} E_saddle): " + (", ".join(f"{e.optimizer} after {e.escaped_at} steps"
+                                                     for e in order) or "none") + ".",
+    ]
+    never = [e for e in r.runs if e.escaped_at is None]
+    if never:
+        lines.append(f"Not below the escape line after {cfg.steps} steps: " + ", ".join(
+            f"{e.optimizer} (E = {e.losses[-1]:.3g}, "
+            f"{np.linalg.norm(e.thetas[-1] - e.thetas[0]):.2g} away from its start)"
+            for e in never) + ".")
+    if np.isfinite(r.gd_growth_measured):
+        lines.append(f"GD grows its negative-curvature component by {r.gd_growth_measured:.4f} "
+                     f"per step; the Hessian predicts 1 + eta |lambda_min| = "
+                     f"{r.gd_growth_predicted:.4f}. Normalising methods (Rprop, AdaGrad, RMSProp, "
+                     f"Adam) ignore how small the gradient is and leave sooner.")
+    return "\n".join(lines)
+
+
+def _plot(r: SaddleResult, model, closure, theta_s, lam, V, path):
+    cfg = r.config
+    fig, axes = plotting.figure(2, 2, 13, 9.6, "A network started at a saddle point of its loss")
+    ax = axes[0, 0]
+    tol = 1e-8 * abs(lam).max()
+    colors = np.where(lam < -tol, "#d62728", np.where(lam > tol, "#1f77b4", "0.6"))
+    ax.bar(np.arange(lam.size), lam, color=colors)
+    ax.axhline(0, color="k", lw=0.8)
+    ax.set_xlabel("eigenvalue index")
+    ax.set_ylabel("lambda")
+    ax.set_title("Hessian at the saddle: mixed signs (red < 0 < blue)")
+
+    ax = axes[0, 1]
+    for e in r.runs:
+        ax.plot(np.arange(1, e.losses.size + 1), e.losses, label=f"{e.optimizer} (eta={e.lr:g})",
+                color=plotting.COLORS.get(e.optimizer, "k"))
+    ax.axhline(r.E_saddle, color="k", ls=":", lw=1, label="E at the saddle")
+    ax.axhline(cfg.escape * r.E_saddle, color="0.5", ls="--", lw=0.8, label="escape line")
+    ax.set_xscale("log")
+    ax.set_ylim(0, 1.3 * r.E_saddle)
+    ax.set_xlabel("step")
+    ax.set_ylabel("training loss (MSE)")
+    ax.set_title(f"escaping from a perturbation of {cfg.perturbation:g}")
+    ax.legend(fontsize=7, loc="lower left")
+
+    ax = axes[1, 0]
+    for e in r.runs:
+        dist = np.linalg.norm(e.thetas - theta_s, axis=1)
+        ax.semilogy(np.arange(dist.size), np.maximum(dist, 1e-300),
+                    color=plotting.COLORS.get(e.optimizer, "k"), label=e.optimizer)
+    ax.set_xscale("symlog", linthresh=10)
+    ax.set_xlabel("step")
+    ax.set_ylabel("||theta - theta_saddle||")
+    ax.set_title("distance from the saddle")
+    ax.legend(fontsize=7, loc="lower right")
+
+    # The loss on the plane of a negative- and a positive-curvature eigenvector, the negative one
+    # chosen inside its eigenspace along GD's escape direction.
+    ax = axes[1, 1]
+    negative = V[:, lam < -tol]
+    gd = next((e for e in r.runs if e.optimizer == "gd"), r.runs[0])
+    u = negative @ (negative.T @ (gd.thetas[-1] - theta_s))
+    u = u / np.linalg.norm(u) if np.linalg.norm(u) > 0 else negative[:, 0]
+    positive = V[:, lam > tol]
+    v = positive[:, positive.shape[1] // 2] if positive.shape[1] else V[:, -1]
+    v = v - (v @ u) * u
+    v /= np.linalg.norm(v)
+    a = np.linspace(-2.5, 2.5, 61)
+    A, B = np.meshgrid(a, a)
+    Z = np.empty_like(A)
+    for idx in np.ndindex(A.shape):
+        model.theta[:] = theta_s + A[idx] * u + B[idx] * v
+        Z[idx] = closure(backward=False)
+    model.theta[:] = theta_s
+    cs = ax.contourf(A, B, Z, levels=25, cmap="viridis", alpha=0.8)
+    ax.contour(A, B, Z, levels=25, colors="k", linewidths=0.3, alpha=0.5)
+    fig.colorbar(cs, ax=ax, fraction=0.046, pad=0.04, label="loss")
+    for e in r.runs:
+        p = (e.thetas - theta_s) @ np.stack([u, v], axis=1)
+        ax.plot(p[:, 0], p[:, 1], color=plotting.COLORS.get(e.optimizer, "k"), lw=1.3)
+    ax.plot(0, 0, "wX", ms=10, mec="k", label="saddle")
+    ax.set_xlim(a[0], a[-1])
+    ax.set_ylim(a[0], a[-1])
+    ax.set_xlabel("negative-curvature direction")
+    ax.set_ylabel("positive-curvature direction")
+    ax.set_title("loss around the saddle, paths projected")
+    ax.legend(loc="upper right", fontsize=7)
+    return plotting.save_png(fig, path)
