@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from handgrad.nn import MLP, get_loss
-from handgrad.nn.layers_between import between
 from handgrad.optim import get_optimizer
 from handgrad.train import Callback, Checkpoint, EarlyStopping, Task, Trainer, resume
 from handgrad.train.callbacks import _copy_buffers
@@ -23,9 +22,9 @@ def data(seed=0, n=90):
 
 
 def make_model(init_seed, dtype=np.float64):
-    # batch norm then dropout in each hidden layer; dropout's streams come from init_seed
+    # batch norm in each hidden layer, dropout after its activation; dropout seeds come from rng
     return MLP([5, 12, 8, 3], activation="relu", rng=init_seed, dtype=dtype,
-               layers_between=between(dropout=0.3, batchnorm=True, seed=init_seed))
+               dropout=0.3, batchnorm=True)
 
 
 def make_trainer(model, optimizer, epochs, callbacks=()):
@@ -121,7 +120,7 @@ def overfitting_problem():
 def test_early_stopping_restores_best_weights(restore_best):
     x, d, x_val, d_val = overfitting_problem()
     model = MLP([4, 6, 1], activation="tanh", rng=0, dtype=np.float64,
-                layers_between=between(batchnorm=True))
+                batchnorm=True)
     record, patience = Record(), 3
     stopper = EarlyStopping(patience=patience, restore_best=restore_best)
     trainer = Trainer(model, get_loss("mse"), get_optimizer("sgd", model, lr=0.02),
