@@ -28,8 +28,9 @@ Differences from scikit-learn's ``MLPClassifier`` / ``MLPRegressor``, all delibe
   units.
 - ``batch_size="auto"`` is min(200, n) as in scikit-learn, except for the methods published as
   full-batch (Rprop, QuickProp, the second-order methods), which get the whole training set.
-- The hidden-layer initialisation is handgrad's default for the activation (He for the ReLU family,
-  Xavier otherwise) unless ``init`` names another.
+- The weights start from Glorot-uniform draws as scikit-learn's do (``init="xavier_uniform"``);
+  ``init`` takes any of ``handgrad.nn.init.INITIALIZERS``, or None for handgrad's default for the
+  activation. scikit-learn also draws the biases; handgrad starts them at zero.
 - No ``sample_weight`` and no multi-label classification; sparse input is rejected.
 """
 
@@ -54,7 +55,6 @@ from handgrad.nn.activations import ACTIVATIONS
 from handgrad.nn.containers import MLP
 from handgrad.nn.errors import ModelFileError
 from handgrad.nn.init import INITIALIZERS
-from handgrad.nn.layers_between import between
 from handgrad.nn.losses import get_loss
 from handgrad.nn.registry import build
 from handgrad.optim import OPTIMIZERS, SCHEDULES, get_optimizer, get_schedule
@@ -96,7 +96,7 @@ class _BaseMLP(BaseEstimator):
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, optimizer="adam",
                  learning_rate_init=0.001, optimizer_params=None, schedule=None,
                  schedule_params=None, alpha=0.0001, l1=0.0, dropout=0.0, batchnorm=False,
-                 init=None, batch_size="auto", max_iter=200, shuffle=True, tol=1e-4,
+                 init="xavier_uniform", batch_size="auto", max_iter=200, shuffle=True, tol=1e-4,
                  n_iter_no_change=10, early_stopping=False, validation_fraction=0.1,
                  random_state=None, verbose=False, dtype="float32"):
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -180,14 +180,13 @@ class _BaseMLP(BaseEstimator):
         sizes = self._hidden_sizes()
         dtype = np.dtype(self.dtype or X.dtype)
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        # Independent streams for the initial weights, dropout, batch order and validation split.
-        init_seed, dropout_seed, order_seed, split_seed = \
-            np.random.SeedSequence(int(seed)).generate_state(4)
+        # Independent streams for the initial weights (and dropout), batch order and validation split.
+        init_seed, order_seed, split_seed = np.random.SeedSequence(int(seed)).generate_state(3)
         activation = SKLEARN_ACTIVATION_NAMES.get(self.activation, self.activation)
         self.model_ = MLP([X.shape[1], *sizes, self._task.n_outputs], activation=activation,
                           output="identity", init=self.init,
                           rng=np.random.default_rng(init_seed), dtype=dtype,
-                          layers_between=between(self.dropout, self.batchnorm, int(dropout_seed)))
+                          dropout=self.dropout, batchnorm=bool(self.batchnorm))
         self._seeds = {"order": int(order_seed), "split": int(split_seed)}
         self._trainer = self._make_trainer(self.model_)
 
@@ -412,9 +411,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         Dropout probability after each hidden layer's batch norm (if any), before its activation.
     batchnorm : bool, default=False
         Batch normalisation after each hidden Linear.
-    init : str, default=None
-        Weight initialisation (``handgrad.nn.init.INITIALIZERS``); None: He for the ReLU family,
-        Xavier otherwise.
+    init : str or None, default="xavier_uniform"
+        Weight initialisation (``handgrad.nn.init.INITIALIZERS``). The default is scikit-learn's
+        (Glorot uniform); None takes handgrad's default for the activation (He for the ReLU
+        family, Xavier otherwise).
     batch_size : int or "auto", default="auto"
         "auto" is min(200, n_samples), or n_samples for the full-batch methods.
     max_iter : int, default=200
@@ -536,7 +536,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, optimizer="adam",
                  learning_rate_init=0.001, optimizer_params=None, schedule=None,
                  schedule_params=None, alpha=0.0001, l1=0.0, dropout=0.0, batchnorm=False,
-                 init=None, batch_size="auto", max_iter=200, shuffle=True, tol=1e-4,
+                 init="xavier_uniform", batch_size="auto", max_iter=200, shuffle=True, tol=1e-4,
                  n_iter_no_change=10, early_stopping=False, validation_fraction=0.1,
                  random_state=None, verbose=False, dtype="float32", standardize_y=True):
         super().__init__(
