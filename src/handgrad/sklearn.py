@@ -44,6 +44,7 @@ import numpy as np
 from scipy.special import expit, log_expit, log_softmax, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
@@ -58,7 +59,7 @@ from handgrad.nn.init import INITIALIZERS
 from handgrad.nn.losses import get_loss
 from handgrad.nn.registry import build
 from handgrad.optim import OPTIMIZERS, SCHEDULES, get_optimizer, get_schedule
-from handgrad.train import EarlyStopping, ProgressBar, Task, Trainer, predict_outputs
+from handgrad.train import Callback, EarlyStopping, ProgressBar, Task, Trainer, predict_outputs
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
@@ -203,20 +204,21 @@ class _BaseMLP(BaseEstimator):
         schedule = (get_schedule(self.schedule, optimizer, **(self.schedule_params or {}))
                     if self.schedule else None)
         callbacks = []
+        if self.early_stopping:
+            callbacks.append(_ValidationScore(self._task))
         if self.n_iter_no_change != np.inf:
-            if self.early_stopping:
-                # scikit-learn's rule: the validation score (accuracy, R^2) must improve by tol.
-                metric = "accuracy" if self._task.kind == "classification" else "r2"
-                monitor, restore = f"val_{metric}", True
-            else:
-                monitor, restore = "train_loss", False
+            # scikit-learn's rule: stop when the training loss (with early_stopping: the
+            # validation score) has not improved by tol for n_iter_no_change epochs.
+            monitor = callbacks[0].key if self.early_stopping else "train_loss"
             callbacks.append(EarlyStopping(patience=int(self.n_iter_no_change), monitor=monitor,
-                                           min_delta=self.tol, restore_best=restore))
+                                           min_delta=self.tol, restore_best=self.early_stopping))
         if self.verbose:
             callbacks.append(ProgressBar(0, disable=False))
-        return Trainer(model, get_loss(self._task.loss), optimizer, task=self._task,
-                       batch_size=1, epochs=self.max_iter, seed=self._seeds["order"],
-                       shuffle=self.shuffle, schedule=schedule, callbacks=callbacks)
+        # No task for the trainer: the targets are encoded once per fit (_train), and the only
+        # score needed is the validation score above, so no per-batch accuracy is computed.
+        return Trainer(model, get_loss(self._task.loss), optimizer, batch_size=1,
+                       epochs=self.max_iter, seed=self._seeds["order"], shuffle=self.shuffle,
+                       schedule=schedule, callbacks=callbacks)
 
     def _get_trainer(self) -> Trainer:
         """The live trainer; after unpickling, rebuilt from its saved state (optimizer moments,
@@ -254,7 +256,6 @@ class _BaseMLP(BaseEstimator):
         trainer = self._get_trainer()
         trainer.epochs = epochs
         trainer.batch_size = self._batch_size(len(X), trainer.optimizer)
-        # alpha as scikit-learn scales it: alpha / (2 B) ||W||^2 added to each batch's mean loss.
         # alpha as scikit-learn scales it: the gradient of each mini-batch's mean loss gets
         # alpha/B W (and l1/B sign(W)) on the weights, never the biases. The optimizer adds it in
         # place (cheaper than a penalty term in the loss), on top of any weight_decay/l1 given in
@@ -266,8 +267,10 @@ class _BaseMLP(BaseEstimator):
         for callback in trainer.callbacks:
             if isinstance(callback, ProgressBar):
                 callback.n_samples = len(X)
+            if isinstance(callback, _ValidationScore):
+                callback.x, callback.d = x_val, d_val
         try:
-            trainer.fit(X, d, x_val, d_val)
+            trainer.fit(X, self._task.targets(d, self.model_.dtype))
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.")
         finally:
@@ -281,7 +284,7 @@ class _BaseMLP(BaseEstimator):
         self.best_loss_ = min(self.loss_curve_) if self.loss_curve_ else np.inf
         self.t_ = trainer.global_step
         if self.early_stopping:
-            self.validation_scores_ = list(history[f"val_{trainer.metric_name}"])
+            self.validation_scores_ = list(trainer.callbacks[0].scores)
             self.best_validation_score_ = max(self.validation_scores_)
         else:
             self.validation_scores_ = self.best_validation_score_ = None
@@ -358,6 +361,34 @@ class _BaseMLP(BaseEstimator):
 
     def _load_fitted_extra(self, fitted: dict) -> None:
         return None
+
+
+class _ValidationScore(Callback):
+    """scikit-learn's validation score after each epoch (accuracy, or R^2 averaged over the
+    outputs), written into the epoch's record for the EarlyStopping callback that follows."""
+
+    def __init__(self, task: Task):
+        self.task = task
+        self.key = "val_accuracy" if task.kind == "classification" else "val_r2"
+        self.x = self.d = None
+        self.scores: list[float] = []
+
+    def on_epoch_end(self, trainer, record):
+        trainer.model.eval()
+        y = predict_outputs(trainer.model, self.x)
+        trainer.model.train()
+        if self.task.kind == "classification":
+            score = float(np.mean(self.task.predict(y) == self.d))
+        else:
+            score = float(r2_score(self.d, y[:, 0] if self.d.ndim == 1 else y))
+        record[self.key] = score
+        self.scores.append(score)
+
+    def state_dict(self) -> dict:
+        return {"scores": list(self.scores)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.scores = list(state["scores"])
 
 
 class _ModelState:

@@ -110,12 +110,10 @@ def build_task(a, ds) -> Task:
 
 
 def build_model(a, ds, task):
-    from handgrad.nn.layers_between import between
-
     hidden = [int(h) for h in str(a.hidden).split(",") if h.strip()]
     return MLP([ds.n_features, *hidden, task.n_outputs], activation=a.activation,
                output=task.output, init=a.init, rng=a.seed, dtype=np.dtype(a.dtype),
-               layers_between=between(dropout=a.dropout, batchnorm=a.batchnorm, seed=a.seed))
+               dropout=a.dropout, batchnorm=bool(a.batchnorm))
 
 
 def build_trainer(a, ds, task, model, run_dir: Path) -> Trainer:

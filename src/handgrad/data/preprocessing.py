@@ -44,4 +44,8 @@ def minibatches(n: int, batch_size: int, rng: np.random.Generator | None, shuffl
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     order = rng.permutation(n) if shuffle else np.arange(n)
-    return order, [slice(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
+    slices = [slice(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
+    if batch_size > 1 and len(slices) > 1 and n % batch_size == 1:
+        # A last batch of one sample has no batch statistics (batch norm); it joins the previous one.
+        slices[-2:] = [slice(slices[-2].start, n)]
+    return order, slices

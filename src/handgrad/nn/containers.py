@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from handgrad.nn.activations import get_activation
+from handgrad.nn.batchnorm import BatchNorm1d
+from handgrad.nn.dropout import Dropout
 from handgrad.nn.errors import ShapeError, as_float_array
 from handgrad.nn.init import as_generator, default_init_for
 from handgrad.nn.linear import Linear
@@ -82,15 +84,18 @@ class Sequential(Module):
 
 
 def MLP(sizes, activation: str = "relu", output: str = "identity", init: str | None = None,
-        rng=None, dtype=DEFAULT_DTYPE, layers_between=None) -> Sequential:
+        rng=None, dtype=DEFAULT_DTYPE, dropout: float = 0.0, batchnorm: bool = False,
+        layers_between=None) -> Sequential:
     """A multi-layer perceptron: Linear(sizes[0], sizes[1]), activation, ..., Linear(.., sizes[-1]),
     output activation.
 
     ``output`` is the output activation of 004: ``identity`` for regression and for logits fed to a
     fused cross-entropy, ``sigmoid`` for binary and ``softmax`` for multi-class probabilities.
-    ``layers_between(width, rng)`` may return extra modules (batch norm, dropout) placed after each
-    hidden Linear, before its activation. ``maxout`` hidden units use pool 2, so each hidden Linear
-    produces twice the width the next layer sees.
+    Each hidden layer is Linear -> [BatchNorm1d] -> [layers_between(width, rng)...] -> activation
+    -> [Dropout(dropout)]: batch norm normalises the pre-activations z (Ioffe & Szegedy 2015),
+    dropout drops the units' outputs y (Srivastava et al. 2014). Dropout layers draw their seeds
+    from ``rng``, so the model's seed fixes their masks. ``maxout`` hidden units use pool 2, so each
+    hidden Linear produces twice the width the next layer sees.
     """
     sizes = [int(s) for s in sizes]
     if len(sizes) < 2 or min(sizes) < 1:
@@ -109,9 +114,13 @@ def MLP(sizes, activation: str = "relu", output: str = "identity", init: str | N
         modules.append(Linear(fan_in, width, init=init, rng=rng, dtype=dtype))
         if last:
             break
+        if batchnorm:
+            modules.append(BatchNorm1d(width, dtype=dtype))
         if layers_between is not None:
             modules.extend(layers_between(width, rng))
         modules.append(get_activation(activation))
+        if dropout:
+            modules.append(Dropout(dropout, rng=rng))
     if output not in (None, "identity", "linear"):
         modules.append(get_activation(output))
     return Sequential(*modules, dtype=dtype)

@@ -19,13 +19,30 @@ class BatchClosure:
 
     ``penalty(theta, grad)``, if given, adds a regulariser's value and gradient (L1/L2 terms of 004)
     and returns the value added.
+
+    Every call evaluates the same function of theta: dropout's random streams and batch norm's
+    running statistics are put back to where they stood before the first call, so a line search or
+    a backtracking step sees one objective, and the step leaves the state of one evaluation.
     """
 
     def __init__(self, model: Module, loss: Loss, x: np.ndarray, d: np.ndarray, penalty=None):
         self.model, self.loss, self.x, self.d, self.penalty = model, loss, x, d, penalty
         self.evaluations = 0
+        self._streams = [(m, m.get_rng_state()) for m in model.modules()
+                         if hasattr(m, "get_rng_state")]
+        self._buffers = [(m, {k: v.copy() for k, v in m.buffers.items()})
+                         for m in model.modules() if getattr(m, "buffers", None)]
+
+    def _rewind(self) -> None:
+        for module, state in self._streams:
+            module.set_rng_state(state)
+        for module, saved in self._buffers:
+            for name, value in saved.items():
+                module.buffers[name][...] = value
 
     def __call__(self, backward: bool = True) -> float:
+        if self.evaluations:
+            self._rewind()
         self.evaluations += 1
         y = self.y = self.model.forward(self.x)
         value = self.loss.forward(y, self.d)
