@@ -16,6 +16,7 @@ import numpy as np
 
 from handgrad.cli import options as opt_parse
 from handgrad.data import load_dataset
+from handgrad.io import remove_stale_temps
 from handgrad.nn import MLP, get_loss
 from handgrad.nn.errors import DivergenceError
 from handgrad.train import Checkpoint, EarlyStopping, Penalty, ProgressBar, Task, Trainer, resume
@@ -103,7 +104,7 @@ def load_config(path: Path) -> dict:
 
 def build_task(a, ds) -> Task:
     if ds.task == "classification":
-        loss = a.loss or "cross_entropy"
+        loss = a.loss or ds.suggested_loss or "cross_entropy"
         return Task("classification", loss, len(ds.classes), a.output or default_output(loss))
     loss = a.loss or "mse"
     return Task("regression", loss, 0, a.output or "identity")
@@ -141,6 +142,8 @@ def run(args) -> int:
                       dtype=np.dtype(a.dtype))
     task = build_task(a, ds)
     run_dir = Path(a.runs_dir) / (a.name or ds.name)
+    for name in ("model.safetensors", "metrics.json"):
+        remove_stale_temps(run_dir / name)
     model = build_model(a, ds, task)
     d_train, d_val, d_test, target_scale = scale_targets(ds)
     trainer = build_trainer(a, ds, task, model, run_dir)

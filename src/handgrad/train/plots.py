@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from io import BytesIO
 from pathlib import Path
 
 import matplotlib
@@ -9,6 +10,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 import numpy as np  # noqa: E402
+
+from handgrad.io import atomic_write_bytes  # noqa: E402
 
 
 def plot_history(history: dict, path, title: str = "") -> Path:
@@ -55,8 +58,7 @@ def plot_confusion(matrix: np.ndarray, classes, path, title: str = "confusion ma
 
 
 def _save(fig, path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
+    buffer = BytesIO()
+    fig.savefig(buffer, dpi=100, format="png")
     plt.close(fig)
-    return path
+    return atomic_write_bytes(path, buffer.getvalue())
