@@ -1,0 +1,28 @@
+"""saddle: the all-zero network is a critical point with a mixed-sign Hessian; GD escapes at the
+rate the Hessian predicts; from the exact point GD does not move."""
+
+import numpy as np
+import pytest
+
+from handgrad.lab.saddle import SaddleConfig, run_saddle
+
+
+def test_saddle_spectrum_and_escape():
+    cfg = SaddleConfig(hidden=3, samples=60, optimizers=("gd", "rprop", "adam"), steps=150)
+    res = run_saddle(verbose=False, config=cfg)
+    assert res.grad_norm < 1e-12
+    lam = res.eigenvalues
+    tol = 1e-6
+    neg, pos = lam[lam < -tol], lam[lam > tol]
+    assert neg.size >= 1 and pos.size >= 1
+    # Block structure [[0, C], [C^T, 0]]: eigenvalues +-sigma_i; plus the output bias' 2.
+    assert 2.0 in np.round(pos, 8)
+    rest = np.sort(np.delete(pos, np.argmin(np.abs(pos - 2.0))))
+    np.testing.assert_allclose(np.sort(-neg), rest, rtol=1e-6)
+    # GD's negative-curvature component grows by 1 + eta |lambda_min| per step.
+    assert res.gd_growth_measured == pytest.approx(res.gd_growth_predicted, rel=1e-3)
+    gd, rprop = res.run("gd"), res.run("rprop")
+    assert gd.moved_from_exact < 1e-9
+    assert gd.escaped_at is not None and rprop.escaped_at is not None
+    assert rprop.escaped_at < gd.escaped_at
+    assert "a saddle point" in res.verdict
