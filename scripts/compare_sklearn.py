@@ -19,6 +19,7 @@ import argparse
 import platform
 import time
 import warnings
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +34,6 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-import handgrad
 from handgrad import sklearn as hg
 
 DATASETS = {  # name: (loader, classification?)
@@ -112,7 +112,8 @@ def table(rows: list[dict]) -> str:
         score_ok = r["mean"] >= r["ref_mean"] - r["ref_std"]
         ratio = r["time"] / r["ref_time"]
         lines.append(
-            f"| {r['data']} (n={r['n']}) | {r['metric']} | {r['ref_mean']:.4f} ± {r['ref_std']:.4f}"
+            f"| {r['data']} (n={r['n']}) | {r['metric']} | "
+            f"{r['ref_mean']:.4f} ± {r['ref_std']:.4f}"
             f" | {r['mean']:.4f} ± {r['std']:.4f} | {'yes' if score_ok else 'NO'} | "
             f"{r['ref_time']:.2f} s | {r['time']:.2f} s | {ratio:.2f} | "
             f"{'yes' if ratio <= 0.5 else 'NO'} |")
@@ -123,7 +124,8 @@ def extra_table(rows: list[dict]) -> str:
     lines = ["| diabetes, model | R^2 (mean ± std) | fit time |", "| --- | --- | ---: |"]
     for r in rows:
         if r["data"] == "diabetes":
-            lines.append(f"| {r['model']} | {r['mean']:.4f} ± {r['std']:.4f} | {r['time']:.2f} s |")
+            lines.append(f"| {r['model']} | {r['mean']:.4f} ± {r['std']:.4f} | "
+                         f"{r['time']:.2f} s |")
     return "\n".join(lines)
 
 
@@ -153,9 +155,18 @@ handgrad without the scaling, and scikit-learn given the same scaling through
 
 {extra_table(rows)}
 
+## Keeping a fitted estimator
+
+`est.save("model.hg")` and `MLPClassifier.load("model.hg")` / `MLPRegressor.load(...)` store and
+restore the fitted estimator (its parameters, `classes_`, feature names, target scaling and the
+handgrad network) in handgrad's safetensors format. That is the recommended way. The estimators
+also pickle, as scikit-learn's persistence expects (`pickle`, `joblib.dump`), and an unpickled
+estimator even continues training exactly where it stopped; but loading a pickle runs whatever
+code the file names, so a pickle from an untrusted source can execute anything on your machine.
+Loading a handgrad file parses JSON and raw little-endian arrays and executes nothing.
+
 Environment: Python {platform.python_version()}, NumPy {np.__version__}, scikit-learn
-{sklearn.__version__}, handgrad {handgrad.__version__ if hasattr(handgrad, '__version__') else ''},
-{platform.machine()}.
+{sklearn.__version__}, handgrad {version("handgrad")}, {platform.machine()}.
 """
 
 

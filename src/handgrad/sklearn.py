@@ -6,7 +6,7 @@ attribute conventions); the network is a :func:`handgrad.nn.MLP`, trained by
 
     from handgrad.sklearn import MLPClassifier
     clf = MLPClassifier((64,), optimizer="nesterov", learning_rate_init=0.05,
-                        optimizer_params={"momentum": 0.9}, max_iter=50).fit(X, y)
+                        optimizer_params={"beta": 0.9}, max_iter=50).fit(X, y)
     clf.predict_proba(X[:3]); clf.model_          # the trained handgrad network
 
 The estimators work in ``Pipeline``, ``GridSearchCV``, ``cross_val_score`` and ``clone``, and they
@@ -31,6 +31,11 @@ Differences from scikit-learn's ``MLPClassifier`` / ``MLPRegressor``, all delibe
 - The weights start from Glorot-uniform draws as scikit-learn's do (``init="xavier_uniform"``);
   ``init`` takes any of ``handgrad.nn.init.INITIALIZERS``, or None for handgrad's default for the
   activation. scikit-learn also draws the biases; handgrad starts them at zero.
+- ``alpha`` is scaled as scikit-learn scales it (the gradient gets alpha/B W per mini-batch of
+  B samples, so one SGD step equals scikit-learn's; tests/sklearn checks this), but it is added by
+  the optimizer, so ``loss_curve_`` holds the data loss without the penalty term.
+- For several regression outputs the half squared error sums over the outputs (scikit-learn
+  averages), which scales the gradient by the number of outputs.
 - No ``sample_weight`` and no multi-label classification; sparse input is rejected.
 """
 
@@ -181,7 +186,7 @@ class _BaseMLP(BaseEstimator):
         sizes = self._hidden_sizes()
         dtype = np.dtype(self.dtype or X.dtype)
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        # Independent streams for the initial weights (and dropout), batch order and validation split.
+        # Independent streams: initial weights (and dropout), batch order, validation split.
         init_seed, order_seed, split_seed = np.random.SeedSequence(int(seed)).generate_state(3)
         activation = SKLEARN_ACTIVATION_NAMES.get(self.activation, self.activation)
         self.model_ = MLP([X.shape[1], *sizes, self._task.n_outputs], activation=activation,
@@ -439,9 +444,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         L2 and L1 penalty strengths on the weights (never the biases), scaled as scikit-learn
         scales ``alpha``: each mini-batch's mean loss gets alpha/(2B) ||W||^2 + l1/B ||W||_1.
     dropout : float, default=0.0
-        Dropout probability after each hidden layer's batch norm (if any), before its activation.
+        Dropout probability on each hidden layer's output (after its activation).
     batchnorm : bool, default=False
-        Batch normalisation after each hidden Linear.
+        Batch normalisation of each hidden layer's pre-activations z.
     init : str or None, default="xavier_uniform"
         Weight initialisation (``handgrad.nn.init.INITIALIZERS``). The default is scikit-learn's
         (Glorot uniform); None takes handgrad's default for the activation (He for the ReLU
@@ -473,7 +478,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     model_ : handgrad.nn.Sequential
         The trained network; its outputs are logits.
     loss_curve_ : list of float
-        The mean training loss (with the penalty) of every epoch.
+        The mean training loss of every epoch (the data loss; the L1/L2 penalty is not included).
     n_iter_ : int
         Epochs trained (counting every ``partial_fit`` call).
     t_ : int

@@ -51,8 +51,8 @@ def test_one_sgd_step_matches_sklearn(kind, n_classes, activation):
     X = rng.normal(size=(40, 5))
     if kind == "regressor":
         y = X @ rng.normal(size=5) + 0.3 * rng.normal(size=40)
-        sk_est = sk.MLPRegressor(hidden_layer_sizes=(6,), activation=activation, solver="sgd", alpha=0.3,
-                                 batch_size=40, learning_rate_init=0.05, momentum=0.0,
+        sk_est = sk.MLPRegressor(hidden_layer_sizes=(6,), activation=activation, solver="sgd",
+                                 alpha=0.3, batch_size=40, learning_rate_init=0.05, momentum=0.0,
                                  nesterovs_momentum=False, shuffle=False, max_iter=1,
                                  random_state=0)
         hg = MLPRegressor((6,), activation=activation, optimizer="sgd", alpha=0.3,
@@ -60,8 +60,8 @@ def test_one_sgd_step_matches_sklearn(kind, n_classes, activation):
                           dtype="float64", standardize_y=False, random_state=1)
     else:
         y = rng.integers(0, n_classes, size=40)
-        sk_est = sk.MLPClassifier(hidden_layer_sizes=(6,), activation=activation, solver="sgd", alpha=0.3,
-                                  batch_size=40, learning_rate_init=0.05, momentum=0.0,
+        sk_est = sk.MLPClassifier(hidden_layer_sizes=(6,), activation=activation, solver="sgd",
+                                  alpha=0.3, batch_size=40, learning_rate_init=0.05, momentum=0.0,
                                   nesterovs_momentum=False, shuffle=False, max_iter=1,
                                   random_state=0)
         hg = MLPClassifier((6,), activation=activation, optimizer="sgd", alpha=0.3,
@@ -79,7 +79,7 @@ def test_one_sgd_step_matches_sklearn(kind, n_classes, activation):
         np.testing.assert_allclose(layer.b.data, b, rtol=1e-10, atol=1e-12)
 
 
-# --- the scikit-learn tools -------------------------------------------------------------------------
+# --- the scikit-learn tools -----------------------------------------------------------------------
 def test_pipeline_cross_val_score_and_clone(iris):
     X, y = load_iris(return_X_y=True)
     pipe = make_pipeline(StandardScaler(), MLPClassifier((16,), max_iter=60,
@@ -178,7 +178,7 @@ def test_predict_before_fit_raises():
         MLPRegressor().predict(np.zeros((2, 3)))
 
 
-# --- partial_fit and early stopping -----------------------------------------------------------------
+# --- partial_fit and early stopping ---------------------------------------------------------------
 def test_partial_fit_needs_classes_first_and_trains_one_epoch_per_call(iris):
     X, y = iris
     est = MLPClassifier((8,), learning_rate_init=0.02, random_state=0)
@@ -210,7 +210,7 @@ def test_early_stopping_restores_the_best_epoch(iris):
         est.partial_fit(X, y)
 
 
-# --- persistence ------------------------------------------------------------------------------------
+# --- persistence ----------------------------------------------------------------------------------
 def test_pickle_round_trip_continues_training_identically(iris):
     """The pickled estimator predicts the same and, trained further, follows the same trajectory
     as the original: optimizer moments, batch order and dropout streams survive the pickle."""
@@ -251,7 +251,7 @@ def test_safe_save_and_load(tmp_path, iris):
     assert back.n_iter_ == 6 and back.loss_curve_[:5] == reg.loss_curve_
 
 
-# --- handgrad's options -----------------------------------------------------------------------------
+# --- handgrad's options ---------------------------------------------------------------------------
 # Settings under which each method descends on a small regression (Newton needs its shift to make
 # the indefinite Hessian of a network safely positive; the batch methods take their full step).
 SETTINGS = {"newton": (1.0, {"damping": 0.1}), "lm": (1.0, {}), "lbfgs": (1.0, {}),
