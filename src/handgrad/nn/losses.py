@@ -12,7 +12,7 @@ needs; ``backward()`` returns grad_y Div with the shape of y.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import expit, log_softmax, softmax, xlogy
+from scipy.special import expit, softmax, xlogy
 
 from handgrad.nn.errors import ShapeError, as_float_array, check_finite, unknown_option
 
@@ -191,7 +191,8 @@ class _ClassTargets(Loss):
         return d
 
 
-def one_hot_checked(labels, n_classes, n_rows, dtype, who="loss") -> np.ndarray:
+def class_indices_checked(labels, n_classes, n_rows, who="loss") -> np.ndarray:
+    """Integer class indices, one per prediction row, each in [0, n_classes)."""
     labels = np.asarray(labels)
     if labels.shape != (n_rows,):
         raise ShapeError(f"{who}: {labels.shape[0]} class indices for {n_rows} predictions")
@@ -204,6 +205,11 @@ def one_hot_checked(labels, n_classes, n_rows, dtype, who="loss") -> np.ndarray:
     if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
         bad = labels[(labels < 0) | (labels >= n_classes)][0]
         raise IndexError(f"{who}: class index {bad} is out of range for {n_classes} classes")
+    return labels
+
+
+def one_hot_checked(labels, n_classes, n_rows, dtype, who="loss") -> np.ndarray:
+    labels = class_indices_checked(labels, n_classes, n_rows, who)
     rows = np.zeros((n_rows, n_classes), dtype=dtype)
     rows[np.arange(n_rows), labels] = 1.0
     return rows
@@ -222,13 +228,30 @@ class CrossEntropy(_ClassTargets):
 
     def forward(self, z, d):
         z = _as_prediction("prediction z", z)
+        d = np.asarray(d)
+        self.scale = self._scale(z)
+        # log-sum-exp, shifted by each row's maximum so that exp never overflows
+        shifted = z - z.max(axis=1, keepdims=True)
+        e = np.exp(shifted)
+        total = e.sum(axis=1, keepdims=True)
+        log_p = shifted - np.log(total)
+        self.p = e / total
+        if d.ndim == 1 or (d.ndim == 2 and d.shape[1] == 1 and z.shape[1] > 1):
+            # Class indices: Div = -log p_c, read off directly; no one-hot rows are built.
+            self.labels = class_indices_checked(d.ravel(), z.shape[1], z.shape[0], self.name)
+            self.d = None
+            return float(-log_p[np.arange(len(z)), self.labels].sum() * self.scale)
+        self.labels = None
         self.d = self.targets_as_rows(z, d)
-        log_p = log_softmax(z, axis=1)
-        self.p, self.scale = np.exp(log_p), self._scale(z)
         self.target_mass = self.d.sum(axis=1, keepdims=True)
         return self._reduce(-self.d * log_p, z)
 
     def backward(self):
+        if self.labels is not None:  # p - d with one-hot d: subtract 1 at each row's class
+            grad = self.p.copy()
+            grad[np.arange(len(grad)), self.labels] -= 1.0
+            grad *= self.scale
+            return grad
         # For general (not normalised) targets the gradient is p * sum(d) - d.
         return self.scale * (self.p * self.target_mass - self.d)
 
