@@ -87,9 +87,10 @@ def experiment_parser(name: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=f"handgrad lab {name}", description=experiment.summary)
     parser.add_argument("--out", type=Path, default=Path("lab-output"),
                         help="folder for NAME.png (and NAME.gif) (default: lab-output)")
-    if experiment.animated:
-        parser.add_argument("--gif", action=argparse.BooleanOptionalAction, default=True,
-                            help="also write the animation NAME.gif (default: yes)")
+    # Accepted by every experiment, so scripts can pass it uniformly; only animated ones use it.
+    parser.add_argument("--gif", action=argparse.BooleanOptionalAction, default=True,
+                        help="also write the animation NAME.gif (default: yes)"
+                        if experiment.animated else "(no animation for this experiment)")
     parser.add_argument("--quiet", action="store_true", help="do not print the verdict")
     config_cls, _ = experiment.load()
     _add_config_options(parser, config_cls)

@@ -1,5 +1,5 @@
 """What the experiments share: option handling, output paths, small data sets, 2-D test functions
-wrapped as handgrad Modules, and a central-difference helper.
+wrapped as handgrad Modules, and the relative error every check reports.
 
 A 2-D test function is wrapped as a :class:`Function2D` module whose two parameters are the point
 w = (w_1, w_2), so the optimizers that train networks race on it unchanged: ``forward`` returns
@@ -61,26 +61,7 @@ def say(verbose: bool, text: str) -> None:
         print(text)
 
 
-# --- finite differences ----------------------------------------------------------------------
-def central_difference(f: Callable[[np.ndarray], float], x: np.ndarray, h: float = 1e-6
-                       ) -> np.ndarray:
-    """grad f(x) by central differences, (f(x + h e_j) - f(x - h e_j)) / 2h, entry by entry.
-
-    ``x`` is perturbed in place and restored, so it may be a view into a model's ``theta``.
-    """
-    grad = np.zeros(x.shape, dtype=np.float64)
-    flat, g = x.reshape(-1), grad.reshape(-1)
-    for j in range(flat.size):
-        keep = flat[j]
-        flat[j] = keep + h
-        plus = f(x)
-        flat[j] = keep - h
-        minus = f(x)
-        flat[j] = keep
-        g[j] = (plus - minus) / (2.0 * h)
-    return grad
-
-
+# --- comparisons ------------------------------------------------------------------------------
 def relative_error(a: np.ndarray, b: np.ndarray) -> float:
     """||a - b|| / max(||a||, ||b||, tiny): the figure every check in the lab reports."""
     scale = max(np.linalg.norm(a), np.linalg.norm(b), 1e-300)

@@ -168,6 +168,7 @@ def _line(theta) -> str:
 def _verdict(r: PerceptronResult) -> str:
     cfg = r.config
     last = r.grad_norms[-1]
+    y_spoiler = float(expit(augmented(r.points[3:]) @ r.backprop_4)[0])
     lines = [
         f"Three points: the perceptron separates them with {_line(r.perceptron_3)}; backprop "
         f"(sigmoid, L2) reaches w_x = {r.backprop_3[0]:.3f}, w_y = {r.backprop_3[1]:.3f}, "
@@ -175,12 +176,15 @@ def _verdict(r: PerceptronResult) -> str:
         f"Spoiler at (0, -{cfg.t:g}): the perceptron "
         f"{'separates all four points' if r.perceptron_separates else 'FAILS to separate'} "
         f"after {r.perceptron_updates} more updates ({_line(r.perceptron_4)}).",
-        f"Backprop, continuing for {cfg.epochs} steps, "
-        + ("misclassifies the spoiler" if r.spoiler_misclassified else "classifies the spoiler")
-        + f" (misclassified points: {r.backprop_errors or 'none'}): the spoiler's gradient is "
-        f"{last[3]:.1e}, while it sits at y = {expit(augmented(r.points[3:]) @ r.backprop_4)[0]:.2g}"
-        f" instead of {1 - cfg.eps:g}; sigma' kills it, so the three-point minimum stays a local "
-        f"minimum.",
+        (f"Backprop, continuing for {cfg.epochs} steps, misclassifies the spoiler "
+         f"(misclassified points: {r.backprop_errors}): the spoiler's gradient is "
+         f"{last[3]:.1e}, while it sits at y = {y_spoiler:.2g} instead of {1 - cfg.eps:g}; "
+         f"sigma' kills it, so the three-point minimum stays a local minimum."
+         if r.spoiler_misclassified else
+         f"Backprop, continuing for {cfg.epochs} steps, classifies the spoiler too "
+         f"(misclassified points: {r.backprop_errors or 'none'}): at t = {cfg.t:g} the "
+         f"spoiler's gradient (first {r.grad_norms[0, 3]:.1e}) is not negligible, so training "
+         f"moves on to a separator; move it further away to see backprop fail."),
         f"(From small random weights instead, the spoiler's gradient is large early on and backprop "
         f"{'does separate' if r.scratch_separates else 'does not separate'} the four points: the "
         f"failure is about where training stands when the spoiler arrives.)",

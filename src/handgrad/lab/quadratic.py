@@ -269,7 +269,9 @@ def _plot(res: QuadraticResult, path):
     ax = axes[0, n]
     for run in res.runs_1d:
         e = np.abs(run.errors[:k + 1])
-        ax.semilogy(np.arange(e.size), np.maximum(e, 1e-17), "-o", ms=2.5,
+        # Dashed below eta_opt: eta and 2 eta_opt - eta share |1 - eta a|, so their curves overlap.
+        ax.semilogy(np.arange(e.size), np.maximum(e, 1e-17), "--" if run.factor < 1 else "-",
+                    marker="o", ms=2.5, lw=2.2 if run.factor < 1 else 1.2,
                     color=_REGIME_COLORS.get(run.observed, "k"),
                     label=f"{run.factor:g} eta_opt ({run.observed})")
     ax.axhline(cfg.tol, color="k", ls=":", lw=0.8, label="tolerance")
@@ -302,9 +304,11 @@ def _plot(res: QuadraticResult, path):
         ax.set_aspect("equal")
     ax = axes[1, n]
     plotting.contours(ax, E2, xlim, ylim, levels=14, n=120)
-    plotting.path(ax, res.newton_path, "k", f"Newton: {_steps_text(res.newton_steps)}", ms=4)
     plotting.path(ax, res.rescaled_path[:k + 1], "#d62728",
-                  f"w - {cfg.rescaled_eta:g} A^-1 grad: {_steps_text(res.rescaled_steps)}")
+                  f"w - {cfg.rescaled_eta:g} A^-1 grad: {_steps_text(res.rescaled_steps)}",
+                  lw=3.0, ms=4)
+    ax.plot(res.newton_path[:, 0], res.newton_path[:, 1], "k--o", ms=4, lw=1.2, zorder=4,
+            label=f"Newton: {_steps_text(res.newton_steps)}")
     plotting.path(ax, res.runs_2d[0].path[:k + 1], "#2ca02c",
                   f"GD eta = {cfg.factors[0]:g}/lambda_max (first {k})")
     ax.plot(*w_star2, "k*", ms=10)
