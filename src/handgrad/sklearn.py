@@ -211,11 +211,15 @@ class _BaseMLP(BaseEstimator):
         callbacks = []
         if self.early_stopping:
             callbacks.append(_ValidationScore(self._task))
-        if self.n_iter_no_change != np.inf:
-            # scikit-learn's rule: stop when the training loss (with early_stopping: the
-            # validation score) has not improved by tol for n_iter_no_change epochs.
+        if self.n_iter_no_change != np.inf or self.early_stopping:
+            # scikit-learn's rule: once more than n_iter_no_change epochs in a row have not
+            # improved the training loss (with early_stopping: the validation score) by tol,
+            # stop. With early_stopping the best epoch's weights are kept even when max_iter ends
+            # the run (_keep_best), so the callback also runs when n_iter_no_change is inf.
+            patience = (int(self.n_iter_no_change) + 1 if self.n_iter_no_change != np.inf
+                        else self.max_iter + 1)
             monitor = callbacks[0].key if self.early_stopping else "train_loss"
-            callbacks.append(EarlyStopping(patience=int(self.n_iter_no_change), monitor=monitor,
+            callbacks.append(EarlyStopping(patience=patience, monitor=monitor,
                                            min_delta=self.tol, restore_best=self.early_stopping))
         if self.verbose:
             callbacks.append(ProgressBar(0, disable=False))
@@ -280,7 +284,22 @@ class _BaseMLP(BaseEstimator):
             warnings.warn("Training interrupted by user.")
         finally:
             self.model_.eval()
+        if self.early_stopping and trainer.stop_reason != "early_stopping":
+            self._keep_best(trainer)
         self._record(trainer)
+
+    @staticmethod
+    def _keep_best(trainer) -> None:
+        """The best validation epoch's weights and batch-norm statistics, as scikit-learn keeps
+        them with early_stopping however the run ended (EarlyStopping restores them only when it
+        stopped the run itself)."""
+        stopper = next(c for c in trainer.callbacks if isinstance(c, EarlyStopping))
+        if stopper.best_theta is None:
+            return
+        trainer.model.theta[...] = stopper.best_theta
+        for path, module in io.modules_with_buffers(trainer.model):
+            for name in module.buffers:
+                module.buffers[name] = stopper.best_buffers[f"{path}{name}"].copy()
 
     def _record(self, trainer) -> None:
         history = trainer.history
@@ -458,11 +477,12 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     shuffle : bool, default=True
         Draw a fresh order of the samples every epoch.
     tol, n_iter_no_change : float and int, default=1e-4 and 10
-        Stop when the training loss (or the validation accuracy, with ``early_stopping``) has
-        not improved by ``tol`` for ``n_iter_no_change`` epochs. ``np.inf`` never stops early.
+        Stop, as scikit-learn does, once more than ``n_iter_no_change`` consecutive epochs have
+        not improved the training loss (or the validation accuracy, with ``early_stopping``) by
+        ``tol``. ``np.inf`` never stops early.
     early_stopping, validation_fraction : bool and float, default=False and 0.1
-        Hold out a stratified ``validation_fraction`` of the data, stop on its accuracy and
-        restore the weights of the best epoch.
+        Hold out a stratified ``validation_fraction`` of the data, stop on its accuracy and keep
+        the weights of the best epoch (also when ``max_iter`` ends the run).
     random_state : int, RandomState or None, default=None
         Seeds the initial weights, dropout, the batch order and the validation split.
     verbose : bool or int, default=False

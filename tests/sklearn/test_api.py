@@ -170,7 +170,20 @@ def test_convergence_warning_only_when_max_iter_is_reached(iris):
         warnings.simplefilter("error", ConvergenceWarning)
         est = MLPClassifier((4,), max_iter=50, tol=10.0, n_iter_no_change=2,
                             random_state=0).fit(*iris)
-    assert est.n_iter_ == 3  # the first epoch sets the best loss; two without a gain of 10
+    assert est.n_iter_ < 50
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+@pytest.mark.parametrize("n_iter_no_change", [1, 3])
+def test_stops_at_the_same_epoch_as_sklearn(iris, early_stopping, n_iter_no_change):
+    """tol = 10 is never met after the first epoch: scikit-learn stops once more than
+    n_iter_no_change epochs have passed without it, i.e. at epoch n_iter_no_change + 2."""
+    X, y = iris
+    options = dict(tol=10.0, n_iter_no_change=n_iter_no_change, early_stopping=early_stopping,
+                   max_iter=50, random_state=0)
+    ours = MLPClassifier((4,), **options).fit(X, y)
+    theirs = sk.MLPClassifier(hidden_layer_sizes=(4,), **options).fit(X, y)
+    assert ours.n_iter_ == theirs.n_iter_ == n_iter_no_change + 2
 
 
 def test_predict_before_fit_raises():
@@ -208,6 +221,18 @@ def test_early_stopping_restores_the_best_epoch(iris):
     assert est.score(X_val, est.classes_[d_val]) == est.best_validation_score_
     with pytest.raises(ValueError, match="partial_fit does not support early_stopping"):
         est.partial_fit(X, y)
+
+
+def test_early_stopping_keeps_the_best_epoch_when_max_iter_ends_the_run(iris):
+    X, y = iris
+    # eta = 0.3 in batches of 16: the validation accuracy falls again after its best epoch
+    est = MLPClassifier((16,), max_iter=25, learning_rate_init=0.3, batch_size=16,
+                        early_stopping=True, validation_fraction=0.3, n_iter_no_change=np.inf,
+                        random_state=0).fit(X, y)
+    assert est.n_iter_ == 25 and est.validation_scores_[-1] < est.best_validation_score_
+    _, X_val, _, y_val = train_test_split(X, y, test_size=0.3, random_state=est._seeds["split"],
+                                          stratify=y)
+    assert est.score(X_val, y_val) == est.best_validation_score_
 
 
 # --- persistence ----------------------------------------------------------------------------------
