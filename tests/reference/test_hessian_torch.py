@@ -32,6 +32,8 @@ def torch_loss_of_theta(model, x, d, activation, loss_name):
                 y = act(y)
         if loss_name == "mse":
             return torch.mean((y - dt) ** 2)
+        if loss_name == "cross_entropy":
+            return torch.nn.functional.cross_entropy(y, dt)
         return torch.nn.functional.binary_cross_entropy_with_logits(y, dt)
 
     return loss
@@ -40,13 +42,18 @@ def torch_loss_of_theta(model, x, d, activation, loss_name):
 @pytest.mark.parametrize("sizes,activation,loss_name", [
     ((3, 4, 2), "tanh", "mse"),
     ((2, 5, 3, 1), "sigmoid", "bce_logits"),
+    ((3, 4, 3), "tanh", "cross_entropy"),
 ])
 def test_hessian_matches_torch(sizes, activation, loss_name):
     rng = np.random.default_rng(7)
     model = MLP(sizes, activation=activation, rng=rng, dtype=np.float64)
     x = rng.standard_normal((6, sizes[0]))
-    d = rng.standard_normal((6, sizes[-1])) if loss_name == "mse" else \
-        rng.integers(0, 2, size=(6, sizes[-1])).astype(float)
+    if loss_name == "mse":
+        d = rng.standard_normal((6, sizes[-1]))
+    elif loss_name == "cross_entropy":
+        d = rng.integers(0, sizes[-1], size=6)           # class indices
+    else:
+        d = rng.integers(0, 2, size=(6, sizes[-1])).astype(float)
     closure = BatchClosure(model, get_loss(loss_name), x, d)
     theta0 = model.theta.copy()
 
