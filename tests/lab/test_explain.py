@@ -12,6 +12,7 @@ from handgrad.nn.activations import Tanh
     ((3, 4, 3), "tanh", "softmax", "kl"),
     ((2, 3, 2, 1), "sigmoid", "sigmoid", "bce"),
     ((2, 3, 2), "relu", "identity", "half_mse"),
+    ((2, 3, 2), "maxout", "identity", "cross_entropy"),
 ])
 def test_every_gradient_checks(sizes, activation, output, loss):
     res = run_explain(verbose=False, config=ExplainConfig(sizes=sizes, activation=activation,

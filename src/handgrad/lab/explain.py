@@ -125,10 +125,10 @@ def run_explain(outputs: Outputs | None = None, verbose: bool = True,
     backward.append(Step(f"grad_y_{N} Div", f"dDiv/dy_{N} ({loss.name})", grad_y.copy()))
     for k in range(N, 0, -1):
         i, linear, act = pairs[k - 1]
-        width = zs[k - 1].shape[1]
-        J = act.backward(np.eye(width))          # rows e_j^T J: the Jacobian itself
-        backward.append(Step(f"J_y_{k}(z_{k})", "dy_i/dz_j" + (" (diagonal: scalar activation)"
-                             if _is_diagonal(J) else " (full: vector activation)"), J))
+        # Row i of J_y(z) is e_i^T J = backward(e_i): the Jacobian, (outputs, inputs) of f_k,
+        # one sample row at a time (as the forward pass saw it).
+        J = np.vstack([act.backward(e[None, :]) for e in np.eye(ys[k].shape[1])])
+        backward.append(Step(f"J_y_{k}(z_{k})", "dy_i/dz_j " + _jacobian_kind(J, act), J))
         grad_z = act.backward(grad_y)
         backward.append(Step(f"grad_z_{k} Div", f"grad_y_{k} Div J_y_{k}(z_{k})", grad_z.copy()))
         grad_y_prev = linear.backward(grad_z)
@@ -152,8 +152,14 @@ def run_explain(outputs: Outputs | None = None, verbose: bool = True,
     return result
 
 
-def _is_diagonal(J: np.ndarray) -> bool:
-    return bool(np.allclose(J, np.diag(np.diag(J))))
+def _jacobian_kind(J: np.ndarray, act) -> str:
+    """The notes' three cases: diagonal (scalar activation), a 1 at each group's argmax (the
+    subgradient of max), full (vector activation)."""
+    if J.shape[0] == J.shape[1] and np.allclose(J, np.diag(np.diag(J))):
+        return "(diagonal: scalar activation)"
+    if act.name == "maxout":
+        return "(a 1 at each group's max: the subgradient of max)"
+    return "(full: vector activation)"
 
 
 def _finite_differences(cfg, modules, pairs, loss, x, d, ys, zs, backward) -> None:
@@ -177,9 +183,8 @@ def _finite_differences(cfg, modules, pairs, loss, x, d, ys, zs, backward) -> No
         after_act = i + 2 if i + 1 < len(modules) and modules[i + 1] is act else i + 1
         z = zs[k - 1].copy()
         probe = copy.deepcopy(act)
-        width = z.shape[1]
-        J = np.zeros((width, width))
-        for j in range(width):
+        J = np.zeros((ys[k].shape[1], z.shape[1]))
+        for j in range(z.shape[1]):
             zp, zm = z.copy(), z.copy()
             zp[0, j] += eps
             zm[0, j] -= eps
