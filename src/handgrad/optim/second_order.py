@@ -72,12 +72,17 @@ def _wolfe_search(objective: _LineObjective, x, d, g, f, f_prev, c1, c2):
 class _LineSearchMethod(_SecondOrder):
     """Shared driver: evaluate at W, pick a direction, search along it, move."""
 
+    guess_initial_step = False
+
     def _search(self, closure, x, g, f, d):
         """Move to x + alpha d with a Wolfe alpha (falling back to steepest descent); return
         alpha, or 0.0 if no step length decreased E (W and grad are then restored)."""
         objective = _LineObjective(self, closure)
         objective.x, objective.value, objective.gradient = x.copy(), f, g.copy()
-        alpha = _wolfe_search(objective, x, d, g, f, self.prev_value, self.c1, self.c2)
+        # CG passes the previous E so that scipy guesses the first trial step from the last
+        # decrease; quasi-Newton directions are scaled already and try alpha = 1 first.
+        previous = self.prev_value if self.guess_initial_step else None
+        alpha = _wolfe_search(objective, x, d, g, f, previous, self.c1, self.c2)
         if alpha is None and not self._steepest:
             self._reset_memory()
             d[...] = -self.lr * g
@@ -100,32 +105,41 @@ class Newton(_SecondOrder):
 
         H_ij = d/dw_j (grad_W E)_i  by central differences of backprop gradients,
                (grad E(W + h e_j) - grad E(W - h e_j)) / 2h, symmetrised (2n backward passes)
-        H = E Lambda E^T            eigendecomposition
-        tau = 0 if lambda_min > delta, else delta - lambda_min, with delta = damping max|lambda|
-        W <- W - eta (H + tau I)^-1 grad_W E
+        H = E Lambda E^T            eigendecomposition; delta = damping max|lambda|
+        if lambda_min > delta:      p = -H^-1 grad_W E                         (plain Newton)
+        else, modify the curvatures (``fix``):
+            "shift":  p = -(H + tau I)^-1 grad_W E,  tau = delta - lambda_min   (diagonal load)
+            "abs":    p = -E diag(1 / max(|lambda|, delta)) E^T grad_W E       (saddle-free)
+        W <- W + alpha p,  alpha = eta (the notes' rule), or with ``line_search="backtracking"``
+             the first of eta, eta/2, ... that satisfies Armijo's
+             E(W + alpha p) <= E(W) + 1e-4 alpha grad^T p (the damped Newton method)
 
     001: "for non-convex functions the Hessian may not be positive semi-definite, in which case the
     algorithm can diverge ... requires additional checks to avoid movement in directions
-    corresponding to -ve eigenvalues"; the shift tau makes every curvature positive (the step then
-    descends) and is recorded in ``last_shift``. On a quadratic, eta = 1 reaches the minimum in one
-    step. Central differences of a linear gradient are exact up to rounding, so this holds to
+    corresponding to -ve eigenvalues". Both fixes make every curvature positive, so p descends.
+    The shift (recorded in ``last_shift``) treats all directions alike and leaves steps of size
+    g_i / delta along the most negative curvature; the absolute values (Dauphin et al. 2014;
+    ``last_negative`` counts the flipped eigenvalues) step along -g_i / |lambda_i| there, away from
+    the saddle, and are the default. On a quadratic, eta = 1 reaches the minimum in one step. Central differences of a linear gradient are exact up to rounding, so this holds to
     rounding error in float64; use float64 models (float32 differences are coarse).
     """
 
     name = "newton"
-    hyper_names = ("damping", "fd_step", "max_params")
+    hyper_names = ("damping", "fix", "line_search", "fd_step", "max_params")
 
-    def __init__(self, model, lr: float = 1.0, damping: float = 1e-6, fd_step: float | None = None,
-                 max_params: int = 2000, weight_decay: float = 0.0, l1: float = 0.0,
-                 decay_biases: bool = False):
+    def __init__(self, model, lr: float = 1.0, damping: float = 1e-6, fix: str = "abs",
+                 line_search: str = "none", fd_step: float | None = None, max_params: int = 2000,
+                 weight_decay: float = 0.0, l1: float = 0.0, decay_biases: bool = False):
         super().__init__(model, lr, weight_decay, l1, decay_biases)
+        self.fix = check_choice("fix", fix, ("abs", "shift"))
+        self.line_search = check_choice("line_search", line_search, ("none", "backtracking"))
         self.damping = check_option("damping", damping, 0.0)
         eps = np.finfo(self.theta.dtype).eps
         self.fd_step = check_option("fd_step", eps ** (1 / 3) if fd_step is None else fd_step,
                                     0.0, low_open=True)
         self.max_params = check_option("max_params", max_params, 1, integer=True)
         self._check_size(self.max_params)
-        self.last_shift = 0.0
+        self.last_shift, self.last_negative = 0.0, 0
 
     def hessian(self, closure) -> np.ndarray:
         """H of the regularised objective at W by central differences of backprop gradients;
@@ -146,23 +160,41 @@ class Newton(_SecondOrder):
 
     def step(self, closure=None):
         self._require_closure(closure)
-        loss, _ = self._evaluate(closure)
+        loss, f = self._evaluate(closure)
         g = self.grad.astype(np.float64)
         H = self.hessian(closure)
         lam, E = np.linalg.eigh(H)
         delta = self.damping * max(float(np.abs(lam).max()), 1e-300)
-        self.last_shift = 0.0 if lam[0] > delta else float(delta - lam[0])
-        step = E @ ((E.T @ g) / (lam + self.last_shift))
-        self.theta -= (self.lr * step).astype(self.theta.dtype)
+        self.last_shift, self.last_negative = 0.0, int(np.sum(lam < 0))
+        if lam[0] <= delta and self.fix == "shift":
+            self.last_shift = float(delta - lam[0])
+            lam = lam + self.last_shift
+        elif lam[0] <= delta:
+            lam = np.maximum(np.abs(lam), delta)
+        p = -(E @ ((E.T @ g) / lam))       # a descent direction: every curvature is now > 0
+        x = self.theta.copy()
+        alpha = self.lr
+        self.theta += (alpha * p).astype(self.theta.dtype)
+        if self.line_search == "backtracking":
+            slope = float(g @ p)
+            for _ in range(40):              # Armijo: E(W + alpha p) <= E(W) + c1 alpha g^T p
+                _, f_try = self._evaluate(closure)
+                if f_try <= f + 1e-4 * alpha * slope:
+                    break
+                alpha *= 0.5
+                self.theta[...] = x + (alpha * p).astype(self.theta.dtype)
+            else:
+                self.theta[...] = x
         self.grad[...] = g                 # grad belongs to the W the step started from
         self.step_count += 1
         return loss
 
     def _extra_state(self):
-        return {"last_shift": self.last_shift}
+        return {"last_shift": self.last_shift, "last_negative": self.last_negative}
 
     def _load_extra_state(self, extra):
         self.last_shift = float(extra.get("last_shift", 0.0))
+        self.last_negative = int(extra.get("last_negative", 0))
 
 
 class LBFGS(_LineSearchMethod):
@@ -274,6 +306,7 @@ class ConjugateGradient(_LineSearchMethod):
     """
 
     name = "cg"
+    guess_initial_step = True
     state_names = ("direction_prev", "prev_flat_grad")
     hyper_names = ("beta_rule", "restart", "c1", "c2")
 
@@ -332,6 +365,9 @@ class ConjugateGradient(_LineSearchMethod):
 
 
 SQUARED_ERROR_LOSSES = ("mse", "half_mse")
+# mu stays where mu I still changes H in float64 and where the step is not yet zero: at a minimum
+# no step decreases E and mu would otherwise grow without bound.
+MU_FLOOR, MU_CEILING = 1e-12, 1e20
 
 
 class LevenbergMarquardt(_SecondOrder):
@@ -414,13 +450,18 @@ class LevenbergMarquardt(_SecondOrder):
         self.step_count += 1
         for _ in range(self.max_tries):
             A = H + self.mu * np.diag(load)
-            delta = scipy.linalg.solve(A, -g, assume_a="pos")
+            try:
+                delta = scipy.linalg.solve(A, -g, assume_a="pos")
+            except np.linalg.LinAlgError:      # mu too small for rounding: load more
+                self.mu = min(self.mu * self.mu_up, MU_CEILING)
+                self.rejected += 1
+                continue
             self.theta[...] = x + (self.lr * delta).astype(self.theta.dtype)
             _, f_try = self._evaluate(closure)
             if f_try < f:
-                self.mu /= self.mu_down
+                self.mu = max(self.mu / self.mu_down, MU_FLOOR)
                 return loss
-            self.mu *= self.mu_up
+            self.mu = min(self.mu * self.mu_up, MU_CEILING)
             self.rejected += 1
         self.theta[...] = x                  # no damping gave a decrease: stay at W
         self.grad[...] = g
