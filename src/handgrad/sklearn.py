@@ -306,7 +306,7 @@ class _BaseMLP(BaseEstimator):
         self.loss_curve_ = list(history.get("train_loss", []))
         self.n_iter_ = trainer.epoch
         self.best_loss_ = min(self.loss_curve_) if self.loss_curve_ else np.inf
-        self.t_ = trainer.global_step
+        self.n_steps_ = trainer.global_step
         if self.early_stopping:
             self.validation_scores_ = list(trainer.callbacks[0].scores)
             self.best_validation_score_ = max(self.validation_scores_)
@@ -501,8 +501,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         The mean training loss of every epoch (the data loss; the L1/L2 penalty is not included).
     n_iter_ : int
         Epochs trained (counting every ``partial_fit`` call).
-    t_ : int
-        Optimizer steps taken.
+    n_steps_ : int
+        Optimizer steps (mini-batches) taken.
     best_loss_, validation_scores_, best_validation_score_ : as in scikit-learn.
     """
 

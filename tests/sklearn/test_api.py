@@ -104,6 +104,7 @@ def test_fitted_attributes(iris):
     assert list(est.classes_) == ["setosa", "versicolor", "virginica"]
     assert est.n_features_in_ == 4 and list(est.feature_names_in_) == ["sl", "sw", "pl", "pw"]
     assert est.n_iter_ == len(est.loss_curve_) == 7
+    assert est.n_steps_ == 7  # batch_size "auto" = min(200, 150): one step per epoch
     assert [m.out_features for m in linears(est)] == [8, 3]
     assert set(est.predict(frame)) <= set(est.classes_)
     proba = est.predict_proba(frame)
