@@ -51,3 +51,33 @@ def test_float32_is_refused():
         hessian(closure)
     with pytest.raises(ValueError, match="order"):
         hessian_vector_product(small_closure(), np.ones(17), order=3)
+
+
+def test_exact_method_matches_finite_differences_with_a_penalty():
+    from handgrad.train.regularization import Penalty
+
+    rng = np.random.default_rng(4)
+    model = MLP((2, 4, 3, 1), activation="tanh", rng=rng, dtype=np.float64)
+    x, d = rng.standard_normal((7, 2)), rng.standard_normal((7, 1))
+    closure = BatchClosure(model, get_loss("half_mse"), x, d,
+                           penalty=Penalty(model.decay_mask(), l2=0.3))
+    H_fd, H_exact = hessian(closure), hessian(closure, method="exact")
+    assert relative_error(H_exact, H_fd) < 1e-8
+    # The penalty's curvature 0.3 is on the weights' diagonal only.
+    without = BatchClosure(model, get_loss("half_mse"), x, d)
+    diff = H_exact - hessian(without, method="exact")
+    np.testing.assert_allclose(diff, np.diag(0.3 * model.decay_mask()), atol=1e-12)
+    eig = extreme_eigenvalues(closure, method="exact")
+    exact = np.linalg.eigvalsh(H_exact)
+    assert eig.lambda_max == pytest.approx(exact[-1], rel=1e-9)
+
+
+def test_exact_method_refuses_what_it_does_not_cover():
+    rng = np.random.default_rng(0)
+    model = MLP((2, 3, 1), activation="gelu", rng=rng, dtype=np.float64)
+    closure = BatchClosure(model, get_loss("mse"), rng.standard_normal((4, 2)),
+                           rng.standard_normal((4, 1)))
+    with pytest.raises(ValueError, match="R-operator"):
+        hessian(closure, method="exact")
+    with pytest.raises(ValueError, match="method"):
+        hessian(closure, method="magic")

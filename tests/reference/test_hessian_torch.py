@@ -74,3 +74,30 @@ def test_hessian_matches_torch(sizes, activation, loss_name):
     exact = np.linalg.eigvalsh(H_torch)
     assert abs(eig.lambda_max - exact[-1]) < 1e-6 * abs(exact).max()
     assert abs(eig.lambda_min - exact[0]) < 1e-6 * abs(exact).max()
+
+
+@pytest.mark.parametrize("sizes,activation,loss_name", [
+    ((3, 4, 2), "tanh", "mse"),
+    ((2, 5, 3, 1), "sigmoid", "bce_logits"),
+    ((3, 4, 3), "tanh", "cross_entropy"),
+])
+def test_exact_r_operator_matches_torch(sizes, activation, loss_name):
+    """Pearlmutter's R-operator gives H v to rounding error, column by column of torch's H."""
+    from handgrad.lab.rop import exact_hessian_vector_product
+
+    rng = np.random.default_rng(11)
+    model = MLP(sizes, activation=activation, rng=rng, dtype=np.float64)
+    model.theta[:] += 0.1 * rng.standard_normal(model.theta.size)     # nonzero biases too
+    x = rng.standard_normal((5, sizes[0]))
+    if loss_name == "mse":
+        d = rng.standard_normal((5, sizes[-1]))
+    elif loss_name == "cross_entropy":
+        d = rng.integers(0, sizes[-1], size=5)
+    else:
+        d = rng.integers(0, 2, size=(5, sizes[-1])).astype(float)
+    closure = BatchClosure(model, get_loss(loss_name), x, d)
+    fn = torch_loss_of_theta(model, x, d, activation, loss_name)
+    H_torch = torch.autograd.functional.hessian(fn, torch.tensor(model.theta.copy())).numpy()
+    H_rop = np.stack([exact_hessian_vector_product(closure, e)
+                      for e in np.eye(model.theta.size)], axis=1)
+    assert relative_error(H_rop, H_torch) < 1e-12

@@ -78,6 +78,7 @@ class CurvatureResult:
     curves: dict                     # eta -> excess loss E_k - E* per step (a few of them)
     measured_limit: float            # the smallest diverging rate, refined by bisection
     flat_directions: int = 0         # eigenvalues below 1e-6 lambda_max in size (full method)
+    lambda_max_exact: float = np.nan  # lambda_max by Lanczos on exact (R-operator) H v products
     verdict: str = ""
     files: list = field(default_factory=list)
 
@@ -143,6 +144,11 @@ def run_curvature(outputs: Outputs | None = None, verbose: bool = True,
     else:
         lam_max, lam_min, flat = eig.lambda_max, eig.lambda_min, 0
     eta_limit = 2.0 / lam_max
+    # The same lambda_max from exact Hessian-vector products (the R-operator), as a cross-check.
+    try:
+        exact = extreme_eigenvalues(closure, smallest=False, method="exact").lambda_max
+    except ValueError:      # an activation the R-operator does not cover
+        exact = np.nan
 
     direction = rng.standard_normal(P)
     theta_start = theta_star + cfg.perturbation * direction / np.linalg.norm(direction)
@@ -160,7 +166,7 @@ def run_curvature(outputs: Outputs | None = None, verbose: bool = True,
     result = CurvatureResult(
         cfg, P, float(E_star), fit["grad_norm"], spectrum, lam_max, lam_min, eig.products,
         float(lam_max / abs(lam_min)) if lam_min else np.inf, 1.0 / lam_max, eta_limit, etas,
-        growth, diverged, curves, measured, flat)
+        growth, diverged, curves, measured, flat, exact)
     result.verdict = _verdict(result, eig)
     say(verbose, result.verdict)
     outputs = outputs or Outputs(None, "hessian")
@@ -200,7 +206,8 @@ def _verdict(r: CurvatureResult, eig) -> str:
         + (f" ({r.flat_directions} flat directions, |lambda| < 1e-6 lambda_max, left out)"
            if r.flat_directions else "")
         + f"; Lanczos alone gives lambda_max = {eig.lambda_max:.4g} from {eig.products} H v "
-        f"products.",
+        f"products" + (f" (exact R-operator products: {r.lambda_max_exact:.6g})."
+                       if np.isfinite(r.lambda_max_exact) else "."),
         f"eta_opt = 1/lambda_max = {r.eta_opt:.4g}; predicted largest stable rate 2/lambda_max = "
         f"{r.eta_limit:.4g}.",
         f"Constant-rate GD from theta* + small noise: the loss "

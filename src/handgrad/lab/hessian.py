@@ -14,6 +14,9 @@ extreme eigenvalues) available for any model whose gradient backprop computes:
   [E(+i,+j) - E(+i,-j) - E(-i,+j) + E(-i,-j)] / 4h^2, O(P^2) loss evaluations, the independent check.
 - ``extreme_eigenvalues``: lambda_min and lambda_max by Lanczos (``scipy.sparse.linalg.eigsh``)
   on a LinearOperator of Hessian-vector products, for models too large for the full matrix.
+- ``method="exact"`` in ``hessian`` and ``extreme_eigenvalues`` takes the products from
+  Pearlmutter's R-operator instead (``handgrad.lab.rop``): exact, no step size, for MLPs of Linear
+  layers with identity/tanh/sigmoid/relu and the losses mse, half_mse, bce_logits, cross_entropy.
 
 All of them work through a closure (``handgrad.train.closure.BatchClosure``): ``closure()`` sets
 ``model.grad`` to grad_theta Div and returns Div. ``model.theta`` is restored afterwards.
@@ -95,16 +98,35 @@ def hessian_vector_product(closure, v: np.ndarray, h: float = 1e-4, order: int =
     return acc * (norm / (divisor * h))
 
 
-def hessian(closure, h: float = 1e-4, order: int = 4, theta: np.ndarray | None = None
-            ) -> np.ndarray:
-    """The P x P Hessian, column j = H e_j from :func:`hessian_vector_product`, symmetrised."""
+def _hvp_function(closure, method: str, h: float, order: int, theta):
+    """v -> H v by finite differences of backprop gradients ("fd") or the R-operator ("exact")."""
+    if method == "fd":
+        return lambda v: hessian_vector_product(closure, v, h=h, order=order, theta=theta)
+    if method == "exact":
+        from handgrad.lab.rop import exact_hessian_vector_product
+
+        def exact(v):
+            with restored_theta(closure.model) as current:
+                if theta is not None:
+                    current[:] = theta
+                return exact_hessian_vector_product(closure, v)
+        return exact
+    raise ValueError(f"invalid method={method!r}: expected 'fd' or 'exact'")
+
+
+def hessian(closure, h: float = 1e-4, order: int = 4, theta: np.ndarray | None = None,
+            method: str = "fd") -> np.ndarray:
+    """The P x P Hessian, column j = H e_j, symmetrised. ``method``: "fd" (finite differences of
+    backprop gradients, :func:`hessian_vector_product`) or "exact" (the R-operator,
+    :mod:`handgrad.lab.rop`)."""
     _check_closure(closure)
     P = closure.model.theta.size
+    hvp = _hvp_function(closure, method, h, order, theta)
     H = np.empty((P, P))
     e = np.zeros(P)
     for j in range(P):
         e[j] = 1.0
-        H[:, j] = hessian_vector_product(closure, e, h=h, order=order, theta=theta)
+        H[:, j] = hvp(e)
         e[j] = 0.0
     return 0.5 * (H + H.T)
 
@@ -160,23 +182,25 @@ class ExtremeEigen:
 
 def extreme_eigenvalues(closure, h: float = 1e-4, order: int = 2, tol: float = 1e-8,
                         theta: np.ndarray | None = None, seed: int = 0, smallest: bool = True,
-                        max_products: int | None = None) -> ExtremeEigen:
+                        max_products: int | None = None, method: str = "fd") -> ExtremeEigen:
     """The ends of H's spectrum by Lanczos on Hessian-vector products (never forming H).
 
     ``eigsh(which='LA')`` finds lambda_max (well separated at a minimum, so quick), then
     ``which='SA'`` lambda_min if ``smallest``. The start vector is seeded, so the result is
-    deterministic.
+    deterministic. ``method`` chooses the products as in :func:`hessian`.
     """
     _check_closure(closure)
     P = closure.model.theta.size
     if P < 3:
-        values, vectors = np.linalg.eigh(hessian(closure, h=h, order=4, theta=theta))
+        values, vectors = np.linalg.eigh(hessian(closure, h=h, order=4, theta=theta,
+                                                 method=method))
         return ExtremeEigen(values[0], values[-1], vectors[:, 0], vectors[:, -1], P)
     count = [0]
+    hvp = _hvp_function(closure, method, h, order, theta)
 
     def matvec(v):
         count[0] += 1
-        return hessian_vector_product(closure, np.ravel(v), h=h, order=order, theta=theta)
+        return hvp(np.ravel(v))
 
     operator = LinearOperator((P, P), matvec=matvec, dtype=np.float64)
     v0 = np.random.default_rng(seed).standard_normal(P)
