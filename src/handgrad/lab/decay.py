@@ -139,8 +139,8 @@ def _verdict(r: DecayResult) -> str:
     cfg = r.config
     ranked = sorted(r.runs, key=lambda run: run.final)
     lines = [f"Mini-batch SGD (batch {cfg.batch_size}, eta_0 = {cfg.eta0:g}, {cfg.epochs} epochs) "
-             f"on noisy data (noise floor {r.noise_floor:.3g}); held-out loss over the last tenth of "
-             f"the epochs:"]
+             f"on noisy data (noise floor {r.noise_floor:.3g}); held-out loss over the last "
+             f"tenth of the epochs:"]
     for run in ranked:
         lines.append(f"  {run.schedule:15s} {run.final:.4f}   (final eta {run.etas[-1]:.2g})")
     best = ranked[0]

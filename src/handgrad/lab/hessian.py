@@ -11,7 +11,8 @@ extreme eigenvalues) available for any model whose gradient backprop computes:
   forward/backward passes, never the P x P matrix.
 - ``hessian``: the full matrix, column j = H e_j, then symmetrised (H + H^T) / 2.
 - ``hessian_from_loss_values``: the plain finite-difference Hessian of the loss value alone,
-  [E(+i,+j) - E(+i,-j) - E(-i,+j) + E(-i,-j)] / 4h^2, O(P^2) loss evaluations, the independent check.
+  [E(+i,+j) - E(+i,-j) - E(-i,+j) + E(-i,-j)] / 4h^2, O(P^2) loss evaluations: the independent
+  check.
 - ``extreme_eigenvalues``: lambda_min and lambda_max by Lanczos (``scipy.sparse.linalg.eigsh``)
   on a LinearOperator of Hessian-vector products, for models too large for the full matrix.
 - ``method="exact"`` in ``hessian`` and ``extreme_eigenvalues`` takes the products from

@@ -185,7 +185,8 @@ def _verdict(r: PerceptronResult) -> str:
          f"(misclassified points: {r.backprop_errors or 'none'}): at t = {cfg.t:g} the "
          f"spoiler's gradient (first {r.grad_norms[0, 3]:.1e}) is not negligible, so training "
          f"moves on to a separator; move it further away to see backprop fail."),
-        f"(From small random weights instead, the spoiler's gradient is large early on and backprop "
+        f"(From small random weights instead, the spoiler's gradient is large early on and "
+        f"backprop "
         f"{'does separate' if r.scratch_separates else 'does not separate'} the four points: the "
         f"failure is about where training stands when the spoiler arrives.)",
     ]

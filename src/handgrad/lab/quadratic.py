@@ -14,7 +14,8 @@ surfaces").
       the error shrinks by (1 - eta lambda_i) per step, so the stiff axis (lambda_max) sets the
       limit eta < 2 / lambda_max while the flat axis sets the speed. Newton's method
       w <- w - A^-1 grad E reaches w* = -A^-1 b in one step; the axis-rescaled update
-      w <- w - eta A^-1 grad E walks the straight line to w* with error factor (1 - eta) on every axis.
+      w <- w - eta A^-1 grad E walks the straight line to w* with error factor (1 - eta) on every
+      axis.
 """
 
 from __future__ import annotations

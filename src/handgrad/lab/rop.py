@@ -1,8 +1,8 @@
 """Exact Hessian-vector products by Pearlmutter's R-operator (Pearlmutter 1994, "Fast exact
 multiplication by the Hessian").
 
-R{q} = d/dr q(theta + r v) at r = 0 is the directional derivative of any quantity q of the forward or
-backward pass along v. Applying it to every line of backprop (001, "The Backward Pass") gives H v
+R{q} = d/dr q(theta + r v) at r = 0 is the directional derivative of any quantity q of the forward
+or backward pass along v. Applying it to every line of backprop (001, "The Backward Pass") gives H v
 exactly, for the cost of about two more passes, with no step size to choose:
 
     forward     z_k = W_k y_(k-1) + b_k          R{z_k} = V_k y_(k-1) + W_k R{y_(k-1)} + v_k
