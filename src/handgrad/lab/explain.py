@@ -249,7 +249,8 @@ def _plot(result: ExplainResult, pairs, path):
             im = ax.imshow(value, cmap="RdBu_r", vmin=-lim, vmax=lim)
             if value.size <= 64:
                 for (r, c), v in np.ndenumerate(value):
-                    ax.text(c, r, f"{v:.2f}", ha="center", va="center", fontsize=7)
+                    ax.text(c, r, f"{v:.2f}", ha="center", va="center", fontsize=7,
+                            color="white" if abs(v) > 0.6 * lim else "black")
             ax.set_title(title)
             ax.set_xticks(range(value.shape[1]))
             ax.set_yticks(range(value.shape[0]))
