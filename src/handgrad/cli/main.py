@@ -13,7 +13,7 @@ import sys
 from handgrad.nn.errors import HandgradError
 
 # The subcommand modules, in the order ``handgrad --help`` lists them.
-COMMANDS = ("train", "lab", "evaluate", "predict", "info")
+COMMANDS = ("train", "lab", "evaluate", "predict", "info", "arena")
 
 
 def build_parser() -> argparse.ArgumentParser:

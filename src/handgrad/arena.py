@@ -1,0 +1,437 @@
+"""The optimizer arena: several optimizers on the same problem, over several seeds.
+
+For each optimizer it reports the epochs needed to reach a stated criterion (mean, spread and the
+runs that never reached it within the epoch budget) and draws the loss curves side by side. The
+problems are the classic benchmarks of the notes' optimizers:
+
+    encoder     the N-M-N encoder/decoder (Fahlman 1988; default 10-5-10): reproduce each one-hot
+                input at the output through M < N hidden units; sigmoid units, squared error
+    xor         2-2-1 exclusive or
+    parity      4-bit parity, 4-4-1
+    digits      scikit-learn's 8x8 handwritten digits (standardised), a 64-16-10 MLP, cross-entropy
+    quadratic   E = 1/2 w^T A w + b^T w in 2-D, condition number 20, axes rotated 30 degrees
+    rosenbrock  E = (1 - u)^2 + 100 (v - u^2)^2 from around (-1.2, 1)
+
+The boolean problems use Fahlman's criterion: every output within 0.4 of its target. An epoch is one
+pass over the training set; the batch methods (Rprop, QuickProp and the second-order methods,
+``Optimizer.full_batch``) take one full-batch step per epoch, as published, the others take
+mini-batch steps where the problem defines a batch size. The 2-D functions are written as
+residuals, E = 1/2 ||r(w)||^2 (+ const), so that Levenberg-Marquardt applies to them too.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from handgrad.nn import MLP, Module, Parameter, get_loss
+from handgrad.nn.errors import unknown_option
+from handgrad.optim import OPTIMIZERS, get_optimizer
+from handgrad.train.closure import BatchClosure
+
+
+# --- 2-D test functions as modules --------------------------------------------------------------
+class ResidualFunction(Module):
+    """A module whose parameters are the point w and whose output is the residual vector r(w) of
+    E(w) = 1/2 ||r(w)||^2, repeated for every input row (the input is ignored). With the
+    ``half_mse`` loss (reduction ``sum``, target 0, one row) the training loss is E itself."""
+
+    def __init__(self, w0, dtype=np.float64):
+        super().__init__()
+        self.params["w"] = Parameter(np.array(w0, dtype=dtype))
+        self.flatten(dtype)
+
+    @property
+    def w(self) -> np.ndarray:
+        return self.params["w"].data
+
+    def residual(self, w: np.ndarray) -> np.ndarray:
+        raise NotImplementedError  # abstract
+
+    def jacobian(self, w: np.ndarray) -> np.ndarray:
+        raise NotImplementedError  # abstract
+
+    def forward(self, x):
+        self.rows = np.asarray(x).shape[0]
+        return np.tile(self.residual(self.w), (self.rows, 1))
+
+    def backward(self, grad_y):
+        # grad_w E = sum over rows of grad_r J (J = dr/dw)
+        self.params["w"].grad += grad_y.sum(axis=0) @ self.jacobian(self.w)
+        return np.zeros((self.rows, 1), dtype=grad_y.dtype)
+
+    def config(self) -> dict:
+        return {"type": type(self).__name__, "w": self.w.tolist()}
+
+
+class Quadratic(ResidualFunction):
+    """E = 1/2 w^T A w + b^T w = 1/2 ||L^T w + L^-1 b||^2 - 1/2 b^T A^-1 b with A = L L^T, so the
+    loss (the squared residual) is E - E_min and the minimum is w* = -A^-1 b."""
+
+    def __init__(self, A, b, w0, dtype=np.float64):
+        self.A, self.b = np.asarray(A, float), np.asarray(b, float)
+        self.L = np.linalg.cholesky(self.A)
+        self.c = np.linalg.solve(self.L, self.b)
+        self.minimum = -np.linalg.solve(self.A, self.b)
+        super().__init__(w0, dtype)
+
+    def residual(self, w):
+        return self.L.T @ w + self.c
+
+    def jacobian(self, w):
+        return self.L.T
+
+    def E(self, w) -> float:
+        """The quadratic itself, 1/2 w^T A w + b^T w."""
+        w = np.asarray(w, float)
+        return 0.5 * w @ self.A @ w + self.b @ w
+
+
+class Rosenbrock(ResidualFunction):
+    """E = (1 - u)^2 + 100 (v - u^2)^2 = 1/2 ||r||^2 with r = sqrt(2) (1 - u, 10 (v - u^2));
+    minimum 0 at (1, 1)."""
+
+    minimum = np.array([1.0, 1.0])
+
+    def residual(self, w):
+        u, v = w
+        return math.sqrt(2.0) * np.array([1.0 - u, 10.0 * (v - u * u)], dtype=w.dtype)
+
+    def jacobian(self, w):
+        u = float(w[0])
+        return math.sqrt(2.0) * np.array([[-1.0, 0.0], [-20.0 * u, 10.0]])
+
+
+def rotated_quadratic(condition: float = 20.0, angle_deg: float = 30.0):
+    """A and b of a 2-D quadratic with eigenvalues (1, condition), axes rotated, minimum (1, -1)."""
+    t = math.radians(angle_deg)
+    R = np.array([[math.cos(t), -math.sin(t)], [math.sin(t), math.cos(t)]])
+    A = R @ np.diag([1.0, condition]) @ R.T
+    return A, -A @ np.array([1.0, -1.0])
+
+
+def function_data(model: ResidualFunction):
+    """The one-row input and zero target that make half_mse (sum) equal E."""
+    m = model.residual(model.w).size
+    return np.zeros((1, 1)), np.zeros((1, m))
+
+
+# --- problems ----------------------------------------------------------------------------------
+@dataclass
+class Problem:
+    name: str
+    build: object                 # rng -> model
+    loss: object
+    x: np.ndarray
+    d: np.ndarray
+    reached: object               # (model, y) -> bool
+    criterion: str
+    max_epochs: int
+    batch_size: int | None = None  # None: full batch for every optimizer
+    lr: dict = field(default_factory=dict)
+
+
+def _within(tolerance: float):
+    def reached(model, y, d):
+        return bool(np.all(np.abs(y - d) < tolerance))
+    return reached
+
+
+# Learning rates per problem: the best of a sweep over 0.003, 0.01, ..., 3, 10 (3 seeds) among
+# those that reached the criterion in every run. lr is Rprop's initial step and scales the first
+# direction of L-BFGS/CG; the second-order methods keep eta = 1. The boolean problems share the
+# encoder's rates.
+BOOLEAN_LR = {"sgd": 10.0, "momentum": 0.3, "nesterov": 1.0, "adagrad": 1.0, "rmsprop": 0.1,
+              "adam": 0.1, "adamw": 0.1, "rprop": 1.0, "rprop_backtracking": 1.0,
+              "rprop_simple": 0.1, "quickprop": 1.0, "newton": 1.0, "lbfgs": 1.0, "lm": 1.0,
+              "cg": 1.0}
+
+
+def encoder_problem(n: int = 10, m: int = 5) -> Problem:
+    x = np.eye(n)
+    return Problem(
+        name=f"encoder {n}-{m}-{n}",
+        build=lambda rng: MLP([n, m, n], activation="sigmoid", output="sigmoid", rng=rng,
+                              dtype=np.float64),
+        loss=get_loss("half_mse"), x=x, d=x.copy(), reached=_within(0.4),
+        criterion="every output within 0.4 of its target", max_epochs=1000, lr=dict(BOOLEAN_LR))
+
+
+def xor_problem() -> Problem:
+    x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], float)
+    d = np.array([[0], [1], [1], [0]], float)
+    return Problem(
+        name="xor 2-2-1",
+        build=lambda rng: MLP([2, 2, 1], activation="tanh", output="sigmoid", rng=rng,
+                              dtype=np.float64),
+        loss=get_loss("half_mse"), x=x, d=d, reached=_within(0.4),
+        criterion="every output within 0.4 of its target", max_epochs=1000, lr=dict(BOOLEAN_LR))
+
+
+def parity_problem(bits: int = 4) -> Problem:
+    x = np.array([[(i >> k) & 1 for k in range(bits)] for i in range(2 ** bits)], float)
+    d = (x.sum(axis=1, keepdims=True) % 2).astype(float)
+    return Problem(
+        name=f"parity {bits}-{bits}-1",
+        build=lambda rng: MLP([bits, bits, 1], activation="tanh", output="sigmoid", rng=rng,
+                              dtype=np.float64),
+        loss=get_loss("half_mse"), x=x, d=d, reached=_within(0.4),
+        criterion="every output within 0.4 of its target", max_epochs=2000, lr=dict(BOOLEAN_LR))
+
+
+def digits_problem(hidden: int = 16) -> Problem:
+    from sklearn.datasets import load_digits  # a bundled data set, not a trainer
+    bunch = load_digits()
+    x = bunch.data.astype(float)
+    std = x.std(axis=0)
+    x = (x - x.mean(axis=0)) / np.where(std > 0, std, 1.0)
+
+    def reached(model, y, d):
+        return bool(np.all(np.argmax(y, axis=1) == d))
+
+    lr = {"sgd": 1.0, "momentum": 0.1, "nesterov": 0.1, "adagrad": 0.1, "rmsprop": 0.01,
+          "adam": 0.03, "adamw": 0.03, "rprop": 0.1, "rprop_backtracking": 0.1,
+          "rprop_simple": 0.1, "quickprop": 1.0, "newton": 1.0, "lbfgs": 1.0, "lm": 1.0,
+          "cg": 1.0}
+    return Problem(
+        name=f"digits 64-{hidden}-10",
+        build=lambda rng: MLP([64, hidden, 10], activation="tanh", rng=rng, dtype=np.float64),
+        loss=get_loss("cross_entropy"), x=x, d=bunch.target.astype(np.int64),
+        reached=reached, criterion="every training digit classified right", max_epochs=100,
+        batch_size=64,
+        lr=lr)
+
+
+def _function_problem(name, make_model, criterion_tol, max_epochs, lr) -> Problem:
+    probe = make_model(np.random.default_rng(0))
+    x, d = function_data(probe)
+
+    def reached(model, y, d):
+        return float(np.linalg.norm(model.w - model.minimum)) < criterion_tol
+
+    return Problem(name=name, build=make_model, loss=get_loss("half_mse", reduction="sum"),
+                   x=x, d=d, reached=reached, criterion=f"|w - w*| < {criterion_tol:g}",
+                   max_epochs=max_epochs, lr=lr)
+
+
+def quadratic_problem() -> Problem:
+    A, b = rotated_quadratic()
+    lr = {"sgd": 0.09, "momentum": 0.05, "nesterov": 0.05, "adagrad": 1.0, "rmsprop": 0.03,
+          "adam": 0.1, "adamw": 0.1, "rprop": 0.1, "rprop_backtracking": 0.1, "rprop_simple": 0.1,
+          "quickprop": 0.03, "newton": 1.0, "lbfgs": 1.0, "lm": 1.0, "cg": 1.0}
+    return _function_problem(
+        "quadratic (2-D, condition 20)",
+        lambda rng: Quadratic(A, b, np.array([-2.0, 2.0]) + rng.normal(0, 0.5, 2)),
+        1e-4, 500, lr)
+
+
+def rosenbrock_problem() -> Problem:
+    lr = {"sgd": 0.001, "momentum": 0.0005, "nesterov": 0.0005, "adagrad": 0.5, "rmsprop": 0.003,
+          "adam": 0.05, "adamw": 0.05, "rprop": 0.01, "rprop_backtracking": 0.01,
+          "rprop_simple": 0.01, "quickprop": 0.001, "newton": 1.0, "lbfgs": 1.0, "lm": 1.0,
+          "cg": 1.0}
+    return _function_problem(
+        "rosenbrock", lambda rng: Rosenbrock(np.array([-1.2, 1.0]) + rng.normal(0, 0.1, 2)),
+        1e-3, 2000, lr)
+
+
+PROBLEMS = {"encoder": encoder_problem, "xor": xor_problem, "parity": parity_problem,
+            "digits": digits_problem, "quadratic": quadratic_problem,
+            "rosenbrock": rosenbrock_problem}
+
+
+def get_problem(spec: str) -> Problem:
+    """``encoder``, ``encoder:8-3-8``, ``parity:3``, ``digits:32``, or any other name of PROBLEMS."""
+    name, _, arg = spec.partition(":")
+    if name not in PROBLEMS:
+        raise unknown_option("arena problem", name, PROBLEMS)
+    if not arg:
+        return PROBLEMS[name]()
+    try:
+        if name == "encoder":
+            n, m, n2 = (int(v) for v in arg.split("-"))
+            if n != n2:
+                raise ValueError
+            return encoder_problem(n, m)
+        if name in ("parity", "digits"):
+            return PROBLEMS[name](int(arg))
+    except ValueError:
+        pass
+    raise ValueError(f"invalid arena problem {spec!r}: expected encoder:N-M-N, parity:BITS, "
+                     f"digits:HIDDEN or a plain name of: {', '.join(PROBLEMS)}")
+
+
+# --- running -----------------------------------------------------------------------------------
+# A run whose loss changes by less than STALL_RTOL (relative) for STALL_EPOCHS epochs in a row is
+# stopped and counted as a failure ("stalled"), so the budget is not spent at a saddle point.
+STALL_RTOL, STALL_EPOCHS = 1e-10, 50
+# A run whose loss grows beyond DIVERGED times its initial value (or is not finite) has diverged.
+DIVERGED = 1e8
+
+# Options the arena gives an optimizer on every problem: Newton with Armijo backtracking (the
+# damped Newton method), since eta = 1 alone wanders on the non-convex network losses, and only
+# for models of at most 500 parameters (its finite-difference Hessian costs 2n backward passes).
+ARENA_OPTIONS = {"newton": {"line_search": "backtracking", "max_params": 500}}
+# Newton's epochs are expensive: it gets at most this many (an epoch is one Newton step).
+EPOCH_CAP = {"newton": 200}
+@dataclass
+class Run:
+    curve: list            # training loss after each epoch (index 0: before training)
+    reached: int | None    # first epoch at which the criterion held
+    diverged: bool = False
+    stalled: bool = False
+    seconds: float = 0.0
+
+
+@dataclass
+class Entry:
+    optimizer: str
+    lr: float
+    batch: str
+    budget: int
+    runs: list = field(default_factory=list)
+    error: str | None = None
+
+
+def run_once(problem: Problem, name: str, seed: int, lr: float, options=None,
+             max_epochs: int | None = None) -> Run:
+    """Train one model from seed ``seed`` until the criterion holds or the epochs run out."""
+    rng = np.random.default_rng(seed)
+    model = problem.build(rng)
+    opt = get_optimizer(name, model, lr=lr, **(options or {}))
+    loss, x, d = problem.loss, problem.x, problem.d
+    full = BatchClosure(model, loss, x, d)
+    size = problem.batch_size if (problem.batch_size and not opt.full_batch) else len(x)
+    order_rng = np.random.default_rng(seed + 10_000)
+    start = time.perf_counter()
+    still = 0
+    with np.errstate(all="ignore"):
+        curve = [full(backward=False)]
+        if problem.reached(model, full.predict(), d):
+            return Run(curve, 0, seconds=time.perf_counter() - start)
+        for epoch in range(1, (max_epochs or problem.max_epochs) + 1):
+            order = order_rng.permutation(len(x)) if size < len(x) else np.arange(len(x))
+            for i in range(0, len(x), size):
+                idx = order[i:i + size]
+                closure = full if size == len(x) else BatchClosure(model, loss, x[idx], d[idx])
+                if opt.needs_closure:
+                    opt.step(closure)
+                else:
+                    opt.zero_grad()
+                    closure()
+                    opt.step()
+            value = full(backward=False)
+            if not math.isfinite(value) or value > DIVERGED * max(curve[0], 1e-12):
+                return Run(curve, None, diverged=True, seconds=time.perf_counter() - start)
+            curve.append(value)
+            if problem.reached(model, full.predict(), d):
+                return Run(curve, epoch, seconds=time.perf_counter() - start)
+            still = still + 1 if abs(value - curve[-2]) <= STALL_RTOL * abs(curve[-2]) else 0
+            if still >= STALL_EPOCHS:      # stuck (a saddle, a dead step size): stop early
+                return Run(curve, None, stalled=True, seconds=time.perf_counter() - start)
+    return Run(curve, None, seconds=time.perf_counter() - start)
+
+
+def run_arena(problem: Problem, optimizers, seeds: int = 5, lr: dict | None = None,
+              max_epochs: int | None = None, progress=None) -> list[Entry]:
+    entries = []
+    for name in optimizers:
+        rate = (lr or {}).get(name, problem.lr.get(name, 0.01))
+        batch = "full" if (OPTIMIZERS[name].full_batch or not problem.batch_size) \
+            else str(problem.batch_size)
+        budget = min(max_epochs or problem.max_epochs, EPOCH_CAP.get(name, math.inf))
+        entry = Entry(name, rate, batch, budget)
+        try:
+            for seed in range(seeds):
+                entry.runs.append(run_once(problem, name, seed, rate, ARENA_OPTIONS.get(name),
+                                           budget))
+        except ValueError as err:      # not applicable: LM needs squared error, Newton a small n
+            entry.error, entry.runs = str(err), []
+        if progress:
+            progress(entry)
+        entries.append(entry)
+    return entries
+
+
+# --- reporting ---------------------------------------------------------------------------------
+def summary(entry: Entry) -> dict:
+    epochs = [r.reached for r in entry.runs if r.reached is not None]
+    return {"reached": len(epochs), "runs": len(entry.runs),
+            "mean": float(np.mean(epochs)) if epochs else None,
+            "std": float(np.std(epochs)) if epochs else None,
+            "min": min(epochs) if epochs else None, "max": max(epochs) if epochs else None,
+            "diverged": sum(r.diverged for r in entry.runs),
+            "stalled": sum(r.stalled for r in entry.runs),
+            "seconds": sum(r.seconds for r in entry.runs)}
+
+
+def table(problem: Problem, entries, max_epochs: int | None = None) -> str:
+    """A Markdown table: epochs to the criterion, mean and spread over the runs that reached it,
+    and the failures (not reached within the budget; diverged counted apart)."""
+    budget = max_epochs or problem.max_epochs
+    lines = [f"**{problem.name}**: epochs until {problem.criterion} (budget {budget} epochs)", "",
+             "| optimizer | lr | batch | mean epochs | std | min-max | failures | time (s) |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for e in entries:
+        if e.budget < budget:
+            e = Entry(f"{e.optimizer} (budget {e.budget})", e.lr, e.batch, e.budget, e.runs,
+                      e.error)
+        if e.error:
+            reason = e.error.split(";")[0]
+            lines.append(f"| {e.optimizer} | {e.lr:g} | {e.batch} | n/a | | | {reason} | |")
+            continue
+        s = summary(e)
+        failed = s["runs"] - s["reached"]
+        why = [f"{s[k]} {k}" for k in ("diverged", "stalled") if s[k]]
+        fail = f"{failed}/{s['runs']}" + (f" ({', '.join(why)})" if why else "")
+        if s["reached"]:
+            lines.append(f"| {e.optimizer} | {e.lr:g} | {e.batch} | {s['mean']:.1f} | "
+                         f"{s['std']:.1f} | {s['min']}-{s['max']} | {fail} | {s['seconds']:.1f} |")
+        else:
+            lines.append(f"| {e.optimizer} | {e.lr:g} | {e.batch} | - | - | - | {fail} | "
+                         f"{s['seconds']:.1f} |")
+    return "\n".join(lines)
+
+
+def plot(results, path: Path) -> Path:
+    """One panel per problem: each optimizer's median training loss per epoch (log scale), drawn
+    while at least half of its runs have not yet met the criterion (runs stop when they do)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(results), figsize=(6.5 * len(results), 4.8), squeeze=False)
+    colors = plt.get_cmap("tab20").colors
+    for ax, (problem, entries) in zip(axes[0], results):
+        for i, e in enumerate(entries):
+            if e.error or not e.runs:
+                continue
+            length = max(len(r.curve) for r in e.runs)
+            padded = np.full((len(e.runs), length), np.nan)
+            for j, r in enumerate(e.runs):
+                padded[j, :len(r.curve)] = r.curve
+            # the median while at least half of the runs are still going
+            going = np.sum(~np.isnan(padded), axis=0) >= (len(e.runs) + 1) // 2
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                median = np.nanmedian(padded[:, going], axis=0)
+            ax.plot(np.arange(length)[going], np.maximum(median, 1e-16), color=colors[i % 20],
+                    label=e.optimizer, lw=1.3, ls="-" if i < 10 else "--")
+        ax.set_yscale("log")
+        ax.set_xscale("symlog", linthresh=1)
+        ax.set_xlim(left=0)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("training loss (median over seeds)")
+        ax.set_title(f"{problem.name}\nuntil {problem.criterion}", fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
