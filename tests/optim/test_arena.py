@@ -42,7 +42,7 @@ def test_methods_that_do_not_apply_are_reported_not_run():
     problem.loss = arena.get_loss("bce")
     entries = arena.run_arena(problem, ["lm"], seeds=1, max_epochs=2)
     assert entries[0].error is not None and "squared-error" in entries[0].error
-    assert "| lm | 1 | full | n/a |" in arena.table(problem, entries)
+    assert "| lm | 1 | full | n/a |" in arena.table(problem, entries, 2)
 
 
 def test_minibatch_and_full_batch_methods():
