@@ -22,7 +22,10 @@ def small_closure(seed=0, dtype=np.float64):
 def test_backprop_hessian_matches_loss_value_hessian():
     closure = small_closure()
     theta0 = closure.model.theta.copy()
+    closure()
+    grad0 = closure.model.grad.copy()
     H = hessian(closure)
+    np.testing.assert_array_equal(closure.model.grad, grad0)    # the gradient still belongs to theta
     H_values = hessian_from_loss_values(closure)
     np.testing.assert_array_equal(H, H.T)
     assert relative_error(H, H_values) < 1e-6

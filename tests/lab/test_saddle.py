@@ -26,3 +26,16 @@ def test_saddle_spectrum_and_escape():
     assert gd.escaped_at is not None and rprop.escaped_at is not None
     assert rprop.escaped_at < gd.escaped_at
     assert "a saddle point" in res.verdict
+
+
+def test_symmetric_point_is_a_saddle_too():
+    cfg = SaddleConfig(start="symmetric", hidden=3, samples=60, optimizers=("gd", "rprop"),
+                       steps=60)
+    res = run_saddle(verbose=False, config=cfg)
+    assert res.grad_norm < 1e-6                        # critical: copies get equal gradients
+    assert res.eigenvalues[0] < -1e-3 and res.eigenvalues[-1] > 1e-3
+    assert res.gd_growth_measured == pytest.approx(res.gd_growth_predicted, rel=5e-3)
+    assert res.run("gd").moved_from_exact < 1e-6
+    assert res.run("rprop").escaped_at is not None
+    with pytest.raises(ValueError, match="start"):
+        SaddleConfig(start="diagonal")

@@ -20,7 +20,8 @@ extreme eigenvalues) available for any model whose gradient backprop computes:
   layers with identity/tanh/sigmoid/relu and the losses mse, half_mse, bce_logits, cross_entropy.
 
 All of them work through a closure (``handgrad.train.closure.BatchClosure``): ``closure()`` sets
-``model.grad`` to grad_theta Div and returns Div. ``model.theta`` is restored afterwards.
+``model.grad`` to grad_theta Div and returns Div. ``model.theta`` and ``model.grad`` are restored
+afterwards.
 """
 
 from __future__ import annotations
@@ -48,12 +49,14 @@ def _check_closure(closure) -> None:
 
 @contextmanager
 def restored_theta(model):
-    """Evaluate the model at other parameters inside the block; theta comes back afterwards."""
-    saved = model.theta.copy()
+    """Evaluate the model at other parameters inside the block; theta and its gradient come back
+    afterwards (so ``model.grad`` still belongs to ``model.theta``)."""
+    saved, saved_grad = model.theta.copy(), model.grad.copy()
     try:
         yield model.theta
     finally:
         model.theta[:] = saved
+        model.grad[:] = saved_grad
 
 
 def loss_and_gradient(closure, theta: np.ndarray) -> tuple[float, np.ndarray]:

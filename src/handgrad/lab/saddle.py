@@ -4,12 +4,22 @@
 directions but decreases in others: some of the eigenvalues of the Hessian are positive, others are
 negative", and "gradient descent algorithms often get 'stuck' in saddle points".
 
-A tanh MLP with every weight and hidden bias zero and the output bias at the mean target is such a
-point: the hidden units output 0, so no gradient reaches the first layer through the zero output
+Two such points of a tanh MLP 2-H-1, on data whose target needs two hidden units
+(d = tanh(1.5 x_1 - x_2) + tanh(x_1 + 2 x_2) + noise):
+
+``start="zero"``: every weight and hidden bias zero and the output bias at the mean target: the hidden units output 0, so no gradient reaches the first layer through the zero output
 weights, and the output weights see zero hidden activity. Its Hessian has the block form
 [[0, C], [C^T, 0]] (first-layer weights against output weights, C driven by the input-target
 correlation) plus the output bias' curvature, so its eigenvalues come in pairs +-sigma_i: a strict
-saddle. From the exact point the gradient is exactly zero and no gradient method moves at all; from
+saddle.
+
+``start="symmetric"``: the best network with ONE hidden unit, copied into all H units with output
+weights v/H (the same function). Copies of a unit receive identical gradients, so this point is
+critical for the H-unit loss too, and when the target needs more than one unit, splitting the copies
+lowers the loss: a saddle (Fukumizu & Amari 2000, "Local minima and plateaus in hierarchical
+structures of multilayer perceptrons").
+
+From the exact point the gradient is zero (up to rounding) and GD does not move at all; from
 a tiny perturbation, gradient descent grows the component along a negative-curvature eigenvector
 by (1 + eta |lambda_min|) per step, while methods that normalise the gradient (Rprop, AdaGrad,
 RMSProp, Adam) take full-size steps from the start.
@@ -23,7 +33,7 @@ import numpy as np
 
 from handgrad.lab import plotting
 from handgrad.lab.common import Outputs, require, say
-from handgrad.lab.hessian import hessian
+from handgrad.lab.hessian import hessian, train_to_minimum
 from handgrad.nn import MLP, get_loss
 from handgrad.nn.errors import unknown_option
 from handgrad.train.closure import BatchClosure
@@ -32,7 +42,7 @@ from handgrad.train.closure import BatchClosure
 # PyTorch's defaults for the adaptive methods, Rprop's Delta_0 = 0.01, Newton's eta = 1.
 RATES = {"gd": 0.1, "momentum": 0.01, "nesterov": 0.01, "adagrad": 0.01, "rmsprop": 0.001,
          "adam": 0.001, "rprop": 0.01, "quickprop": 0.01, "newton": 1.0}
-STUCK = 1e-9      # moved less than this from the exact saddle in 5 steps: stuck
+STUCK = 1e-6      # moved less than this from the exact saddle in 5 steps: stuck
 OPTIMIZER_NAMES = {"gd": "sgd", "momentum": "momentum", "nesterov": "nesterov",
                    "adagrad": "adagrad", "rmsprop": "rmsprop", "adam": "adam", "rprop": "rprop",
                    "quickprop": "quickprop", "newton": "newton"}
@@ -40,6 +50,7 @@ OPTIMIZER_NAMES = {"gd": "sgd", "momentum": "momentum", "nesterov": "nesterov",
 
 @dataclass
 class SaddleConfig:
+    start: str = "zero"              # the saddle: zero (all-zero weights) or symmetric (copies)
     hidden: int = 4                  # hidden tanh units of the 2-H-1 network
     samples: int = 100               # training points
     optimizers: tuple = ("gd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "rprop",
@@ -51,7 +62,9 @@ class SaddleConfig:
     seed: int = 0                    # seed of the data and the perturbation
 
     def __post_init__(self):
-        require(self.hidden >= 1, "hidden", self.hidden, "at least 1")
+        require(self.start in ("zero", "symmetric"), "start", self.start, "zero or symmetric")
+        require(self.hidden >= 1 if self.start == "zero" else self.hidden >= 2, "hidden",
+                self.hidden, "at least 1 (zero) or 2 (symmetric)")
         for name in self.optimizers:
             if name not in OPTIMIZER_NAMES:
                 raise unknown_option("optimizer", name, OPTIMIZER_NAMES)
@@ -89,13 +102,23 @@ class SaddleResult:
 
 
 def saddle_problem(cfg: SaddleConfig):
-    """Data with d correlated with x, and a 2-H-1 tanh MLP placed on the saddle."""
+    """The data and a 2-H-1 tanh MLP placed on the saddle ``cfg.start``."""
     rng = np.random.default_rng(cfg.seed)
     x = rng.standard_normal((cfg.samples, 2))
-    d = (np.tanh(1.5 * x[:, 0] - x[:, 1]) + 0.1 * rng.standard_normal(cfg.samples)).reshape(-1, 1)
+    d = (np.tanh(1.5 * x[:, 0] - x[:, 1]) + np.tanh(x[:, 0] + 2.0 * x[:, 1])
+         + 0.1 * rng.standard_normal(cfg.samples)).reshape(-1, 1)
     model = MLP((2, cfg.hidden, 1), activation="tanh", rng=rng, dtype=np.float64)
-    model.theta[:] = 0.0
-    model.layers[-1].b.data[:] = d.mean()    # the output bias at its optimum for zero hidden units
+    first, output = model.layers[0], model.layers[-1]
+    if cfg.start == "zero":
+        model.theta[:] = 0.0
+        output.b.data[:] = d.mean()   # the output bias at its optimum for zero hidden units
+    else:
+        one = MLP((2, 1, 1), activation="tanh", rng=rng, dtype=np.float64)
+        train_to_minimum(BatchClosure(one, get_loss("mse"), x, d))
+        first.W.data[:] = one.layers[0].W.data          # every hidden unit a copy of the one
+        first.b.data[:] = one.layers[0].b.data
+        output.W.data[:] = one.layers[-1].W.data / cfg.hidden
+        output.b.data[:] = one.layers[-1].b.data
     return model, x, d, rng
 
 
@@ -166,15 +189,18 @@ def _verdict(r: SaddleResult) -> str:
     stuck = [e.optimizer for e in r.runs if e.moved_from_exact < STUCK]
     moved = [e for e in r.runs if e.moved_from_exact >= STUCK]
     order = sorted((e for e in r.runs if e.escaped_at is not None), key=lambda e: e.escaped_at)
+    where = ("the all-zero network (2-{h}-1 tanh, output bias = mean target)" if cfg.start ==
+             "zero" else "the symmetric point (2-{h}-1 tanh, every hidden unit a copy of the best "
+             "single unit)").format(h=cfg.hidden)
     lines = [
-        f"At the all-zero network (2-{cfg.hidden}-1 tanh, output bias = mean target): "
+        f"At {where}: "
         f"E = {r.E_saddle:.4g}, ||grad E|| = {r.grad_norm:.1e}; the Hessian has {n_neg} negative, "
         f"{n_pos} positive and {lam.size - n_neg - n_pos} zero eigenvalues "
         f"(from {lam[0]:.3g} to {lam[-1]:.3g}): a saddle point.",
-        f"From the exact saddle (the gradient is zero up to rounding), 5 steps move "
+        f"From the exact saddle (||grad E|| = {r.grad_norm:.0e}), 5 steps move "
         f"{', '.join(stuck) or 'no optimizer'} by less than {STUCK:g}: stuck"
         + (f"; {', '.join(f'{e.optimizer} ({e.moved_from_exact:.2g})' for e in moved)} move "
-           f"anyway, because they normalise even a gradient of rounding size" if moved else "")
+           f"anyway, because they normalise even so tiny a gradient" if moved else "")
         + ".",
         f"From a perturbation of size {cfg.perturbation:g}, escaped (loss below "
         f"{cfg.escape:g} E_saddle): " + (", ".join(f"{e.optimizer} after {e.escaped_at} steps"
@@ -196,7 +222,9 @@ def _verdict(r: SaddleResult) -> str:
 
 def _plot(r: SaddleResult, model, closure, theta_s, lam, V, path):
     cfg = r.config
-    fig, axes = plotting.figure(2, 2, 13, 9.6, "A network started at a saddle point of its loss")
+    fig, axes = plotting.figure(2, 2, 13, 9.6, "A network started at a saddle point of its loss ("
+                                + ("all-zero weights)" if cfg.start == "zero" else
+                                   "all hidden units equal)"))
     ax = axes[0, 0]
     tol = 1e-8 * abs(lam).max()
     colors = np.where(lam < -tol, "#d62728", np.where(lam > tol, "#1f77b4", "0.6"))
