@@ -60,7 +60,7 @@ class TrajectoriesConfig:
     lr_scale: float = 1.0            # multiplies every tuned learning rate
     tol: float = 1e-3                # reached the minimum: ||w - w*|| < tol
     condition: float = 20.0          # the quadratic's lambda_max / lambda_min
-    frame_every: int = 5             # animation: one frame per this many steps
+    frame_every: int = 8             # animation: one frame per this many steps
 
     def __post_init__(self):
         for name in self.functions:
