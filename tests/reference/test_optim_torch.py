@@ -14,6 +14,8 @@ from handgrad.nn import MLP, get_loss
 from handgrad.optim import get_optimizer
 from handgrad.train.closure import BatchClosure
 
+torch.set_num_threads(1)   # tiny tensors: threads only add contention on a shared machine
+
 STEPS = 200
 RTOL = 1e-8
 
@@ -134,3 +136,54 @@ def test_weight_decay_leaves_biases_alone_by_default():
     np.testing.assert_allclose(model.theta, expected, rtol=1e-14)
     assert plain.weight_decay == 0.0
     np.testing.assert_array_equal(model.theta[biases], theta0[biases] - 0.1 * g[biases])
+
+
+def test_notes_momentum_equals_torch_sgd_momentum_at_constant_eta():
+    """Delta W = beta Delta W - eta grad is torch's b = mu b + g, W -= eta b with Delta W = -eta b."""
+    run_both("momentum", dict(lr=0.05, beta=0.9), torch.optim.SGD, dict(lr=0.05, momentum=0.9))
+
+
+def test_notes_nesterov_lookahead_point_is_torch_nesterov_parameter():
+    """The notes' Nesterov evaluates the gradient at W + beta Delta W; torch's reformulation keeps
+    exactly that look-ahead point as its parameter. So W_k + beta Delta W_k (notes) equals torch's
+    parameters after every step."""
+    model, net, x, d = make_problem()
+    opt = get_optimizer("nesterov", model, lr=0.05, beta=0.9)
+    topt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9, nesterov=True)
+    closure = BatchClosure(model, get_loss("mse"), x, d)
+    tx, td = torch.from_numpy(x), torch.from_numpy(d)
+    for k in range(STEPS):
+        opt.step(closure)
+        topt.zero_grad()
+        torch.nn.functional.mse_loss(net(tx), td).backward()
+        topt.step()
+        lookahead = model.theta + 0.9 * opt.delta_w
+        ref = torch_flat(net)
+        rel = np.max(np.abs(lookahead - ref)) / np.max(np.abs(ref))
+        assert rel < RTOL, f"step {k}: {rel:.2e}"
+
+
+def test_newton_hessian_matches_torch_autograd():
+    """Newton's finite-difference Hessian of an MLP's loss against torch.autograd's exact one."""
+    model, net, x, d = make_problem()
+    x, d = x[:8], d[:8]
+    opt = get_optimizer("newton", model)
+    H = opt.hessian(BatchClosure(model, get_loss("mse"), x, d))
+    shapes = [p.shape for p in net.parameters()]
+    sizes = [int(np.prod(s)) for s in shapes]
+    tx, td = torch.from_numpy(x), torch.from_numpy(d)
+
+    def loss_of(flat):
+        params, offset = [], 0
+        for shape, size in zip(shapes, sizes):
+            params.append(flat[offset:offset + size].reshape(shape))
+            offset += size
+        y = tx
+        for i in range(3):
+            y = torch.nn.functional.linear(y, params[2 * i], params[2 * i + 1])
+            if i < 2:
+                y = torch.tanh(y)
+        return torch.nn.functional.mse_loss(y, td)
+
+    ref = torch.autograd.functional.hessian(loss_of, torch.from_numpy(model.theta.copy())).numpy()
+    np.testing.assert_allclose(H, ref, atol=1e-7 * np.abs(ref).max())

@@ -9,6 +9,8 @@ import torch
 from handgrad.nn import MLP
 from handgrad.optim import get_optimizer, get_schedule
 
+torch.set_num_threads(1)   # tiny tensors: threads only add contention on a shared machine
+
 EPOCHS = 60
 
 
