@@ -229,6 +229,9 @@ class Report:
             note = (" scikit-learn's time comes from `fit(max_iter=epochs)` divided by the epochs "
                     "(warm_start, no shuffling, alpha=0)"
                     + ("; it predicts the whole array at once." if not train else "."))
+        hg_info = next((r.get("info", {}) for r in runs.get("handgrad", []) if "info" in r), {})
+        if train and hg_info.get("optimizer"):
+            note += f" handgrad's optimizer: `{hg_info['optimizer']}`."
         return (f"### {w['name']}: {w['title']}\n\n{table(header, rows)}\n\n"
                 f"Roofline: {fmt_time(roof)} ({model}, {param_count(w['sizes']):,} parameters)."
                 + note)

@@ -44,7 +44,7 @@ def workloads(quick: bool = False) -> list[dict]:
                reps=1 if quick else 3),
         {"name": "inference", "kind": "infer", "sizes": wide, "batch": 1024, "samples": n,
          "title": f"inference, {'-'.join(map(str, wide))}, {n:,} samples in batches of 1,024",
-         "reps": 1 if quick else 5, "impls": list(IMPLS)},
+         "reps": 1 if quick else 3, "impls": list(IMPLS)},
         {"name": "optimizers", "kind": "optim", "sizes": wide, "steps": 2 if quick else 40,
          "title": f"optimizer step alone on the {param_count(wide):,} parameters of {wide}",
          "optimizers": ["sgd", "momentum", "adam"], "impls": list(IMPLS)},
