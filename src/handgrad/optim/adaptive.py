@@ -166,18 +166,12 @@ class AdamW(Adam):
     """
 
     name = "adamw"
+    l2_in_gradient = False      # decoupled: only L1 goes into the gradient
 
     def __init__(self, model, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999,
                  eps: float = 1e-8, amsgrad: bool = False, weight_decay: float = 0.01,
                  l1: float = 0.0, decay_biases: bool = False):
         super().__init__(model, lr, beta1, beta2, eps, amsgrad, weight_decay, l1, decay_biases)
-
-    def _regularize_grad(self):
-        decay, self.weight_decay = self.weight_decay, 0.0   # only L1 goes into the gradient
-        try:
-            super()._regularize_grad()
-        finally:
-            self.weight_decay = decay
 
     def _update(self):
         if self.weight_decay:

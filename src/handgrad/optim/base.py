@@ -90,6 +90,7 @@ class Optimizer:
     name = ""
     needs_closure = False
     full_batch = False  # True for the batch methods (Rprop, QuickProp, second order), as published
+    l2_in_gradient = True  # False where weight decay is applied to W directly (AdamW)
     state_names: tuple[str, ...] = ()
     hyper_names: tuple[str, ...] = ()
 
@@ -138,7 +139,7 @@ class Optimizer:
     def _regularize_grad(self) -> None:
         """grad += lambda_2 M W + lambda_1 M sign(W), in place."""
         s = self._scratch
-        if self.weight_decay:
+        if self.weight_decay and self.l2_in_gradient:
             self._masked(self.theta, s)
             s *= self.weight_decay
             self.grad += s

@@ -19,7 +19,7 @@ import numpy as np
 import scipy.linalg
 from scipy.optimize import line_search
 
-from handgrad.optim.base import Optimizer, check_choice, check_option
+from handgrad.optim.base import Optimizer, check_bool, check_choice, check_option
 
 
 class _SecondOrder(Optimizer):
@@ -400,9 +400,7 @@ class LevenbergMarquardt(_SecondOrder):
         self.mu_up = check_option("mu_up", mu_up, 1.0, low_open=True)
         self.mu_down = check_option("mu_down", mu_down, 1.0)
         self.max_tries = check_option("max_tries", max_tries, 1, integer=True)
-        if not isinstance(marquardt, bool):
-            raise ValueError(f"invalid marquardt: {marquardt!r} (expected True or False)")
-        self.marquardt = marquardt
+        self.marquardt = check_bool("marquardt", marquardt)
         self.max_params = check_option("max_params", max_params, 1, integer=True)
         self._check_size(self.max_params)
         self.rejected = 0
