@@ -60,3 +60,13 @@ def test_unknown_options_are_named(tmp_path, capsys, args, message):
     code = main(["train", "--runs-dir", str(tmp_path), "--no-progress", "--epochs", "1"] + args)
     assert code == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("regularizer", [["--dropout", "0.4"], ["--batchnorm"]])
+def test_digits_with_dropout_or_batchnorm_reach_98_percent(tmp_path, regularizer):
+    """Issue 4: the README's command for the digits with a regularizing layer."""
+    args = ["train", "--hidden", "512", *regularizer, "--optimizer", "adam", "--lr", "0.001",
+            "--epochs", "80", "--val-size", "0", "--no-progress", "--runs-dir", str(tmp_path)]
+    assert main(args) == 0
+    metrics = json.loads((tmp_path / "digits" / "metrics.json").read_text())
+    assert metrics["test"]["accuracy"] >= 0.98
