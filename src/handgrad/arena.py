@@ -246,7 +246,7 @@ PROBLEMS = {"encoder": encoder_problem, "xor": xor_problem, "parity": parity_pro
 
 
 def get_problem(spec: str) -> Problem:
-    """``encoder``, ``encoder:8-3-8``, ``parity:3``, ``digits:32``, or any other name of PROBLEMS."""
+    """``encoder``, ``encoder:8-3-8``, ``parity:3``, ``digits:32``, or another name of PROBLEMS."""
     name, _, arg = spec.partition(":")
     if name not in PROBLEMS:
         raise unknown_option("arena problem", name, PROBLEMS)

@@ -139,7 +139,8 @@ def test_weight_decay_leaves_biases_alone_by_default():
 
 
 def test_notes_momentum_equals_torch_sgd_momentum_at_constant_eta():
-    """Delta W = beta Delta W - eta grad is torch's b = mu b + g, W -= eta b with Delta W = -eta b."""
+    """Delta W = beta Delta W - eta grad is torch's b = mu b + g, W -= eta b, with
+    Delta W = -eta b."""
     run_both("momentum", dict(lr=0.05, beta=0.9), torch.optim.SGD, dict(lr=0.05, momentum=0.9))
 
 

@@ -1,16 +1,18 @@
 """The Optimizer base: every method of the notes updates the model's flat vectors in place.
 
 An optimizer sees the model as 001 writes it for the convergence analysis: one parameter vector
-W = ``model.theta`` and its gradient grad_W Loss = ``model.grad`` (both 1-D, every Parameter is a view
-into them). A step is a few vectorised passes over those vectors, with scratch buffers allocated once.
+W = ``model.theta`` and its gradient grad_W Loss = ``model.grad`` (both 1-D, every Parameter is a
+view into them). A step is a few vectorised passes over those vectors, with scratch buffers
+allocated once.
 
 Protocol (as ``torch.optim``):
 
     opt.zero_grad()           model.grad <- 0
     opt.step(closure=None)    one update; with a closure, the closure is called first (it recomputes
                               the loss and model.grad on the current batch) and its value returned
-    opt.needs_closure         True for the methods that must evaluate the loss away from W (Nesterov's
-                              look-ahead, Newton, L-BFGS, Levenberg-Marquardt, conjugate gradient)
+    opt.needs_closure         True for the methods that must evaluate the loss away from W
+                              (Nesterov's look-ahead, Newton, L-BFGS, Levenberg-Marquardt,
+                              conjugate gradient)
     opt.lr                    the current learning rate eta (a schedule sets it between epochs)
     opt.state_dict()          numpy arrays and plain Python values only, so it saves without pickle
     opt.load_state_dict(d)    resumes bit-identically
@@ -37,7 +39,7 @@ import numpy as np
 
 def check_option(name: str, value, low=None, high=None, low_open=False, high_open=False,
                  integer=False):
-    """Validate one numeric option: ValueError naming the option, its value and the expected range."""
+    """Validate a numeric option: ValueError naming the option, its value and the expected range."""
     if isinstance(value, bool) or not isinstance(value, Real if not integer else int):
         kind = "an integer" if integer else "a number"
         raise ValueError(f"invalid {name}: {value!r} (expected {kind})")
@@ -48,7 +50,9 @@ def check_option(name: str, value, low=None, high=None, low_open=False, high_ope
     if bad_low or bad_high:
         left = "(" if low_open else "["
         right = ")" if high_open else "]"
-        interval = f"{left}{'-inf' if low is None else low}, {'inf' if high is None else high}{right}"
+        lo = "-inf" if low is None else low
+        hi = "inf" if high is None else high
+        interval = f"{left}{lo}, {hi}{right}"
         raise ValueError(f"invalid {name}: {value!r} (expected a value in {interval})")
     return int(value) if integer else float(value)
 
@@ -192,7 +196,8 @@ class Optimizer:
 
     def load_state_dict(self, state: dict) -> None:
         if state.get("name") != self.name:
-            raise ValueError(f"state_dict is for optimizer {state.get('name')!r}, not {self.name!r}")
+            raise ValueError(f"state_dict is for optimizer {state.get('name')!r}, "
+                             f"not {self.name!r}")
         missing = set(self.state_names) - set(state.get("state", {}))
         if missing:
             raise ValueError(f"state_dict of {self.name!r} lacks state {sorted(missing)}")

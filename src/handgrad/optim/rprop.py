@@ -129,7 +129,8 @@ class RpropSimple(_RpropBase):
         loop:   w <- w - Delta W
                 D = dErr/dw
                 if sign(prevD) == sign(D):  Delta W <- min(alpha Delta W, Delta_max); prevD <- D
-                else:                       w <- w + Delta W; Delta W <- max(beta Delta W, Delta_min)
+                else:                       w <- w + Delta W
+                                            Delta W <- max(beta Delta W, Delta_min)
 
     (the ceiling and floor act on |Delta W|). One ``step`` runs the loop body from "D = ..." to the
     next "w <- w - Delta W", so the weights are always at the point whose derivative the next step
@@ -150,7 +151,7 @@ class RpropSimple(_RpropBase):
 
     def _update(self):
         g, prev, delta, sign = self.grad, self.prev_grad, self.step_size, self.direction
-        if self.step_count == 1:                      # init: prevD = D, Delta W = sign(prevD) Delta_0
+        if self.step_count == 1:          # init: prevD = D, Delta W = sign(prevD) Delta_0
             np.copyto(prev, g)
             np.sign(g, out=sign)
             self.theta -= sign * delta

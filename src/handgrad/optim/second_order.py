@@ -6,8 +6,8 @@ The notes' normalised update rule is
     W(k+1) = W(k) - eta H_E(W(k))^-1 grad_W E(W(k))^T,
 
 exact for a quadratic with eta = 1 (Newton). The methods below compute, approximate or avoid
-H_E^-1. All of them evaluate the loss away from W, so ``step`` takes a closure; each step returns the
-closure's loss at the W it started from. They work on the regularised objective (loss plus
+H_E^-1. All of them evaluate the loss away from W, so ``step`` takes a closure; each step returns
+the closure's loss at the W it started from. They work on the regularised objective (loss plus
 lambda_2/2 ||M W||^2 + lambda_1 ||M W||_1), so their line searches see what they minimise.
 """
 
@@ -120,8 +120,9 @@ class Newton(_SecondOrder):
     The shift (recorded in ``last_shift``) treats all directions alike and leaves steps of size
     g_i / delta along the most negative curvature; the absolute values (Dauphin et al. 2014;
     ``last_negative`` counts the flipped eigenvalues) step along -g_i / |lambda_i| there, away from
-    the saddle, and are the default. On a quadratic, eta = 1 reaches the minimum in one step. Central differences of a linear gradient are exact up to rounding, so this holds to
-    rounding error in float64; use float64 models (float32 differences are coarse).
+    the saddle, and are the default. On a quadratic, eta = 1 reaches the minimum in one step:
+    central differences of a linear gradient are exact up to rounding, so this holds to rounding
+    error in float64; use float64 models (float32 differences are coarse).
     """
 
     name = "newton"
