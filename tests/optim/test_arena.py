@@ -17,7 +17,7 @@ def test_arena_cli_writes_table_and_plot(tmp_path, capsys):
     rows = [line for line in out.splitlines() if line.startswith("| lm ")]
     assert len(rows) == 2
     assert (tmp_path / "arena.png").stat().st_size > 10_000
-    assert "| quickprop |" in (tmp_path / "arena.md").read_text()
+    assert "| quickprop |" in (tmp_path / "arena_tables.md").read_text()
 
 
 def test_runs_reach_the_criterion_and_report_epochs():

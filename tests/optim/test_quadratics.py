@@ -163,6 +163,24 @@ def test_quickprop_formula_on_random_vectors():
     assert np.all(np.abs(step[downhill]) <= 1.75 * np.abs(s_prev[downhill]) + 1e-12)
 
 
+def test_quickprop_add_gradient_adds_fahlmans_term_while_the_slope_agrees():
+    model = Quadratic(np.array([[2.0]]), np.array([-3.0]), np.array([-1.0]))   # minimum 1.5
+    plain_model = Quadratic(np.array([[2.0]]), np.array([-3.0]), np.array([-1.0]))
+    opt = get_optimizer("quickprop", model, lr=0.2, add_gradient=True)
+    plain = get_optimizer("quickprop", plain_model, lr=0.2)
+    closure, plain_closure = closure_for(model), closure_for(plain_model)
+    for _ in range(2):
+        for o, c in ((opt, closure), (plain, plain_closure)):
+            o.zero_grad()
+            c()
+            o.step()
+    # E = w^2 - 3 w. First step: -eta E'(-1) = 0.2 * 5, to w1 = 0 (same for both). Second: the
+    # secant step to 1.5, plus -eta E'(w1) = 0.2 * 3 with add_gradient, since the slope at w1
+    # still points the way of the last step.
+    assert plain_model.theta[0] == pytest.approx(1.5)
+    assert model.theta[0] == pytest.approx(1.5 + 0.2 * 3.0)
+
+
 def run_rprop_1d(name, w0=-1.0, lr=3.0, steps=2):
     model = Quadratic(np.array([[2.0]]), np.array([-3.0]), np.array([w0]))   # minimum 1.5
     opt = get_optimizer(name, model, lr=lr)

@@ -1,7 +1,7 @@
 """``handgrad arena``: race optimizers on the same problem over several seeds.
 
 Prints, for each optimizer, the epochs needed to reach the problem's criterion (mean, spread,
-failures) as a Markdown table, writes the tables to DIR/arena.md and the loss curves, one panel per
+failures) as a Markdown table, writes the tables to DIR/arena_tables.md and the loss curves, one panel per
 problem, to DIR/arena.png. Example:
 
     handgrad arena --problem encoder,digits --seeds 5
@@ -84,7 +84,7 @@ def run(args) -> int:
         texts.append(text)
     args.out.mkdir(parents=True, exist_ok=True)
     command = "handgrad arena " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["arena"] else ""
-    report = args.out / "arena.md"
+    report = args.out / "arena_tables.md"
     report.write_text((f"`{command}`\n\n" if command else "") + "\n\n".join(texts) + "\n")
     png = arena.plot(results, args.out / "arena.png")
     print(f"wrote {report} and {png} ({time.perf_counter() - start:.0f} s)")

@@ -50,19 +50,19 @@ class QuickProp(Optimizer):
 
     def _update(self):
         g, g_prev, s_prev = self.grad, self.prev_grad, self.prev_step
+        S, S_prev = -g, -g_prev                # Fahlman's slopes: the descent directions
+        denom = S_prev - S
+        secant = np.divide(s_prev * S, denom, out=np.zeros_like(g), where=denom != 0)
+        # The parabola's minimum lies more than mu steps ahead (or it opens downward) when S
+        # stays beyond mu/(1 + mu) S_prev on the side the previous step went.
         shrink = self.mu / (1.0 + self.mu)
-        denom = g_prev - g
-        secant = np.divide(s_prev * g, denom, out=np.zeros_like(g), where=denom != 0)
-        # Slopes S = -D in Fahlman's convention: the step keeps growing while S stays beyond
-        # shrink * S_prev on the side the previous step went.
-        too_far = np.where(s_prev > 0, -g > -shrink * g_prev, -g < -shrink * g_prev)
-        gradient_step = -self.lr * g
+        too_far = np.where(s_prev > 0, S > shrink * S_prev, S < shrink * S_prev)
+        gradient_step = self.lr * S
         step = np.where(too_far, self.mu * s_prev, np.where(denom != 0, secant, gradient_step))
         fallback = (s_prev == 0) | (~too_far & (denom == 0))
-        step = np.where(s_prev == 0, gradient_step, step)
-        if self.add_gradient:
-            same_way = ~fallback & (s_prev * g < 0)
-            step = np.where(same_way, step + gradient_step, step)
+        step = np.where(fallback, gradient_step, step)
+        if self.add_gradient:                  # Fahlman's extra term while the slope agrees
+            step = np.where(~fallback & (s_prev * S > 0), step + gradient_step, step)
         step = step.astype(self.theta.dtype, copy=False)
         self.theta += step
         np.copyto(s_prev, step)
