@@ -1,8 +1,8 @@
 """``handgrad arena``: race optimizers on the same problem over several seeds.
 
 Prints, for each optimizer, the epochs needed to reach the problem's criterion (mean, spread,
-failures) as a Markdown table, writes the tables to DIR/arena_tables.md and the loss curves, one panel per
-problem, to DIR/arena.png. Example:
+failures) as a Markdown table, and writes the tables to DIR/arena_tables.md and the loss curves,
+one panel per problem, to DIR/arena.png. Example:
 
     handgrad arena --problem encoder,digits --seeds 5
     handgrad arena --optimizers sgd,momentum,rprop,quickprop --problem encoder:8-3-8
