@@ -20,6 +20,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
+import warnings
 
 import numpy as np
 
@@ -87,6 +88,7 @@ class Trainer:
         if has_val:
             x_val, d_val = self._check_data(x_val, d_val, "validation")
         targets = self.task.targets(d, x.dtype) if self.task else d
+        self._warn_if_batch_method_on_minibatches(len(x))
         self.stop_training, self.stop_reason = False, ""
         self._call("on_train_begin")
         self._interrupt = _DeferredInterrupt()
@@ -202,6 +204,14 @@ class Trainer:
             self.schedule.step(record.get("val_loss", record["train_loss"]))
         self._check_stagnation()
         self._call("on_epoch_end", record)
+
+    def _warn_if_batch_method_on_minibatches(self, n: int) -> None:
+        # Rprop, QuickProp and the second-order methods are published as batch methods: their
+        # per-weight sign and secant logic assumes the same objective at every step.
+        if getattr(self.optimizer, "full_batch", False) and self.batch_size < n:
+            warnings.warn(f"{type(self.optimizer).__name__} is a full-batch method but batch_size="
+                          f"{self.batch_size} < {n} samples; its steps follow a changing objective "
+                          f"(set batch_size >= {n} for the published algorithm)", stacklevel=3)
 
     def _check_stagnation(self) -> None:
         losses = self.history["train_loss"]
