@@ -100,7 +100,7 @@ class Momentum(Optimizer):
         self.theta += dw
 
 
-class Nesterov(Optimizer):
+class Nesterov(Momentum):
     """Nesterov's accelerated gradient in the notes' look-ahead form (001, "Training with
     Nestorov"; Nesterov 1983, as in Sutskever et al. 2013):
 
@@ -117,14 +117,6 @@ class Nesterov(Optimizer):
 
     name = "nesterov"
     needs_closure = True
-    state_names = ("delta_w",)
-    hyper_names = ("beta",)
-
-    def __init__(self, model, lr: float = 0.01, beta: float = 0.9, weight_decay: float = 0.0,
-                 l1: float = 0.0, decay_biases: bool = False):
-        super().__init__(model, lr, weight_decay, l1, decay_biases)
-        self.beta = check_option("beta", beta, 0.0, 1.0, high_open=True)
-        self.delta_w = np.zeros_like(self.theta)
 
     def step(self, closure=None):
         self._require_closure(closure)
