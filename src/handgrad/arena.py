@@ -319,12 +319,7 @@ def run_once(problem: Problem, name: str, seed: int, lr: float, options=None,
             for i in range(0, len(x), size):
                 idx = order[i:i + size]
                 closure = full if size == len(x) else BatchClosure(model, loss, x[idx], d[idx])
-                if opt.needs_closure:
-                    opt.step(closure)
-                else:
-                    opt.zero_grad()
-                    closure()
-                    opt.step()
+                opt.step(closure)
             value = full(backward=False)
             if not math.isfinite(value) or value > DIVERGED * max(curve[0], 1e-12):
                 return Run(curve, None, diverged=True, seconds=time.perf_counter() - start)

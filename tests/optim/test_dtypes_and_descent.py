@@ -25,12 +25,7 @@ def test_training_decreases_the_loss_and_keeps_the_dtype(name, dtype):
     theta = model.theta
     start = closure()
     for _ in range(30):
-        if opt.needs_closure:
-            opt.step(closure)
-        else:
-            opt.zero_grad()
-            closure()
-            opt.step()
+        opt.step(closure)
     assert model.theta is theta and model.theta.dtype == dtype     # updated in place
     if name not in ("lbfgs", "cg"):      # these keep their search history in float64
         for buffer in opt.state_dict()["state"].values():

@@ -257,12 +257,7 @@ def test_momentum_methods_follow_the_notes_formulas(name):
     closure = closure_for(model)
     path = []
     for _ in range(100):
-        if opt.needs_closure:
-            opt.step(closure)
-        else:
-            opt.zero_grad()
-            closure()
-            opt.step()
+        opt.step(closure)
         path.append(model.theta.copy())
     expected = momentum_reference(A, b, w0, 0.02, 0.9, 100, nesterov=name == "nesterov")
     np.testing.assert_allclose(np.array(path), expected, rtol=1e-10, atol=1e-12)

@@ -64,12 +64,7 @@ def train(model, opt, x, d, steps, start=0, sched=None):
     for k in range(start, start + steps):
         idx = np.arange(12) if opt.full_batch else np.arange(12)[(k % 3) * 4:(k % 3) * 4 + 4]
         closure = BatchClosure(model, loss, x[idx], d[idx])
-        if opt.needs_closure:
-            value = opt.step(closure)
-        else:
-            opt.zero_grad()
-            value = closure()
-            opt.step()
+        value = opt.step(closure)
         if sched is not None:
             sched.step(value)
 

@@ -145,8 +145,6 @@ class CtrlCInsideStep:
     """The momentum optimizer, with Ctrl-C (a real SIGINT to this process) arriving right after
     its update of step ``at``: the worst moment, weights changed but the step not yet counted."""
 
-    needs_closure = False
-
     def __init__(self, model, at, presses=1):
         self.inner = get_optimizer("momentum", model, lr=0.05)
         self.at, self.presses, self.steps = at, presses, 0
@@ -155,12 +153,13 @@ class CtrlCInsideStep:
     def lr(self):
         return self.inner.lr
 
-    def step(self):
-        self.inner.step()
+    def step(self, closure):
+        loss = self.inner.step(closure)
         self.steps += 1
         if self.steps == self.at:
             for _ in range(self.presses):
                 os.kill(os.getpid(), signal.SIGINT)
+        return loss
 
     def state_dict(self):
         return self.inner.state_dict()

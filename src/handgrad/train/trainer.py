@@ -158,11 +158,9 @@ class Trainer:
         closure = BatchClosure(self.model, self.loss, xb, tb, self.penalty)
         where = f"epoch {self.epoch + 1}, step {self.step_in_epoch + 1}"
         try:
-            if getattr(self.optimizer, "needs_closure", False):
-                value = self.optimizer.step(closure)
-            else:
-                value = closure()
-                self.optimizer.step()
+            # Every optimizer takes the closure (torch.optim's convention): plain methods evaluate
+            # it once at W, the others wherever their rule needs the loss.
+            value = self.optimizer.step(closure)
         except NonFiniteError as err:
             # The loss rejects a non-finite prediction before its value exists: the same divergence.
             raise DivergenceError(f"training diverged: non-finite values at {where} ({err}); "
