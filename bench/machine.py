@@ -109,6 +109,7 @@ def describe() -> dict:
             versions[package] = "not installed"
     return {
         "cpu": _cpu_model(), "cores": os.cpu_count(), "memory_gib": _memory_gib(),
+        "load_average": os.getloadavg(),
         "platform": platform.platform(), "python": sys.version.split()[0],
         "versions": versions, "commit": _git_commit(),
         "numpy_blas": [{k: lib.get(k) for k in ("internal_api", "prefix", "version",

@@ -90,6 +90,11 @@ def parse_args(argv):
     parser.add_argument("--rounds", type=int, default=None, help="rounds (default 3, quick 1)")
     parser.add_argument("--out", type=Path, default=None,
                         help="the report (default BENCHMARKS.md; quick: runs/bench-quick/)")
+    parser.add_argument("--budget", type=float, default=12.0, metavar="MINUTES",
+                        help="start no new measurement after this long (default 12; the run "
+                             "then profiles, re-measures the limits and writes what it has)")
+    parser.add_argument("--report-only", type=Path, default=None, metavar="RESULTS_JSON",
+                        help="re-write the report from a results file, measuring nothing")
     parser.add_argument("--only", default=None,
                         help="comma-separated workload/sweep names to run (default: all)")
     return parser.parse_args(argv)
@@ -104,6 +109,10 @@ def main(argv=None) -> int:
     md_path = md_path.resolve()
     md_path.parent.mkdir(parents=True, exist_ok=True)
     figures = md_path.parent / "bench-figures" if quick else REPO / "bench" / "figures"
+    if args.report_only:
+        Report(json.loads(args.report_only.read_text()), figures, md_path).write()
+        log(f"wrote {md_path} from {args.report_only}")
+        return 0
     json_path = (md_path.with_suffix(".json") if quick
                  else REPO / "bench" / "results" / "latest.json")
     only = set(args.only.split(",")) if args.only else None
@@ -133,6 +142,7 @@ def main(argv=None) -> int:
     runs = {w["name"]: {} for w in chosen}
     sweep_runs = {s["name"]: {} for s in chosen_sweeps}
     profiles = {}
+    skipped: list[str] = []
     impls = list(dict.fromkeys(i for w in chosen + chosen_sweeps for i in w["impls"]))
     for r in range(rounds):
         if quick:  # one process per implementation runs all its workloads
@@ -152,6 +162,9 @@ def main(argv=None) -> int:
         for w in chosen + (chosen_sweeps if r < 2 else []):
             target = sweep_runs if w["kind"] == "sweep" else runs
             for impl in rotated(w["impls"], r):
+                if time.perf_counter() - started > 60 * args.budget:
+                    skipped.append(f"round {r + 1} {w['name']} {impl}")
+                    continue
                 result = run_worker(impl, [w], env)[0]
                 target[w["name"]].setdefault(impl, []).append(result)
                 shown = result.get("error") or _brief(result)
@@ -170,12 +183,17 @@ def main(argv=None) -> int:
     results = {"quick": quick, "rounds": rounds, "started": stamp,
                "elapsed": time.perf_counter() - started, "machine": first["machine"],
                "limits": limits, "limits_runs": [first["limits"], last.get("limits")],
+               "load_average": [first["machine"]["load_average"],
+                                last.get("machine", {}).get("load_average")],
                "workloads": chosen, "sweeps": chosen_sweeps, "runs": runs,
-               "sweep_runs": sweep_runs, "profiles": profiles, "w1_sizes": W1_SIZES}
+               "sweep_runs": sweep_runs, "profiles": profiles, "w1_sizes": W1_SIZES,
+               "skipped": skipped, "budget_minutes": args.budget}
     json_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps(results, indent=1))
     Report(results, figures, md_path).write()
     log(f"wrote {md_path} and {json_path} in {results['elapsed'] / 60:.1f} min")
+    if skipped:
+        log(f"time budget reached: {len(skipped)} measurement(s) not started")
     failed = [w for by_impl in list(runs.values()) + list(sweep_runs.values())
               for rs in by_impl.values() for w in rs if "error" in w]
     failed += [p for p in profiles.values() if "error" in p]

@@ -30,7 +30,7 @@ def workloads(quick: bool = False) -> list[dict]:
     """Every workload of the suite; ``quick`` shrinks each to a smoke test of a few seconds."""
     n = 1_024 if quick else MNIST_SHAPE[0]
     wide = [784, 128, 128, 10] if quick else W1_SIZES
-    narrow = 256 if quick else 20_000
+    narrow = 256 if quick else 10_000
     return [
         _train("mnist_mlp", f"{'-'.join(map(str, wide))}, ReLU, softmax CE, Adam, batch 128, "
                f"{n:,} samples, 1 epoch", wide, 128, n, memory=True),
