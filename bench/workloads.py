@@ -56,13 +56,14 @@ def sweeps(quick: bool = False) -> list[dict]:
     widths = [64, 128] if quick else [256, 512, 1024, 2048, 4096]
     batches = [1, 32] if quick else [1, 4, 16, 64, 128, 256, 1024, 4096]
     impls = ["handgrad", "floor", "torch"]
+    bw = 128 if quick else 1024
     return [
         {"name": "sweep_width", "kind": "sweep", "axis": "width", "points": widths, "batch": 128,
          "steps": 2 if quick else 12, "impls": impls,
          "title": "time per Adam step against width, 784-w-w-10, batch 128"},
         {"name": "sweep_batch", "kind": "sweep", "axis": "batch", "points": batches,
-         "width": 128 if quick else 1024, "steps": 2 if quick else 12, "impls": impls,
-         "title": "time per Adam step against batch size, 784-1024-1024-10"},
+         "width": bw, "steps": 2 if quick else 12, "impls": impls,
+         "title": f"time per Adam step against batch size, 784-{bw}-{bw}-10"},
     ]
 
 
