@@ -248,7 +248,7 @@ class CrossEntropy(_ClassTargets):
 
     def backward(self):
         if self.labels is not None:  # p - d with one-hot d: subtract 1 at each row's class
-            grad = self.p.copy()
+            grad = self.p.copy(order="K")  # keep the logits' memory order (see Linear)
             grad[np.arange(len(grad)), self.labels] -= 1.0
             grad *= self.scale
             return grad
