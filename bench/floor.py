@@ -2,9 +2,11 @@
 
 It is what a careful person writes for one fixed architecture (ReLU hidden layers, softmax
 cross-entropy on logits) with nothing general about it: one flat parameter vector, every buffer
-allocated once per batch size, ``out=`` matrix products, the bias added and the ReLU applied in
-place, the gradients written (not accumulated) straight into the flat gradient, and the optimizers
-as a handful of in-place passes over the flat vectors. handgrad must not be slower than this.
+allocated once per batch size, ``out=`` matrix products in the layout BLAS runs fastest here (one
+sample per column, as handgrad's Linear), the bias added and the ReLU applied in place, the
+gradients written (not accumulated) straight into the flat gradient, no gradient for the input
+data, and the optimizers as a handful of in-place passes over the flat vectors, one thread.
+handgrad must not be slower than this.
 """
 
 from __future__ import annotations
@@ -36,10 +38,12 @@ class FloorMLP:
         self._buffers: dict[int, tuple[list[np.ndarray], list[np.ndarray]]] = {}
 
     def buffers(self, batch: int):
-        """Activations y_k and backward buffers grad_y_k for one batch size, made once."""
+        """Activations y_k and backward buffers grad_y_k for one batch size, made once. Each is
+        stored one sample per column, (width, batch), and used through its transpose (a view): with
+        W stored (out, in), W @ y^T is the fastest layout for the products."""
         if batch not in self._buffers:
-            ys = [np.empty((batch, width), self.dtype) for width in self.sizes[1:]]
-            grads = [np.empty((batch, width), self.dtype) for width in self.sizes[1:-1]]
+            ys = [np.empty((width, batch), self.dtype).T for width in self.sizes[1:]]
+            grads = [np.empty((width, batch), self.dtype).T for width in self.sizes[1:-1]]
             self._buffers[batch] = (ys, grads)
         return self._buffers[batch]
 
@@ -49,7 +53,7 @@ class FloorMLP:
         last = len(self.W) - 1
         for k, (W, b) in enumerate(zip(self.W, self.b)):
             z = ys[k]
-            np.matmul(y, W.T, out=z)
+            np.matmul(W, y.T, out=z.T)
             z += b
             if k < last:
                 np.maximum(z, 0.0, out=z)
@@ -76,7 +80,7 @@ class FloorMLP:
             np.sum(g, axis=0, out=self.gb[k])
             if k:
                 g_in = grads[k - 1]
-                np.matmul(g, self.W[k], out=g_in)
+                np.matmul(self.W[k].T, g.T, out=g_in.T)
                 g_in *= y_in > 0  # ReLU': y > 0 exactly where z > 0
                 g = g_in
         return loss
