@@ -16,8 +16,10 @@ class GradientDescent:
     def __init__(self, model, lr):
         self.model, self.lr = model, lr
 
-    def step(self):
+    def step(self, closure):
+        loss = closure()
         self.model.theta -= self.lr * self.model.grad
+        return loss
 
     def state_dict(self):
         return {"lr": self.lr}

@@ -22,12 +22,20 @@ class BatchClosure:
 
     Every call evaluates the same function of theta: dropout's random streams and batch norm's
     running statistics are put back to where they stood before the first call, so a line search or
-    a backtracking step sees one objective, and the step leaves the state of one evaluation.
+    a backtracking step sees one objective, and the step leaves the state of one evaluation
+    (``rewind=False`` skips the snapshot for optimizers that evaluate the closure once).
     """
 
-    def __init__(self, model: Module, loss: Loss, x: np.ndarray, d: np.ndarray, penalty=None):
+    def __init__(self, model: Module, loss: Loss, x: np.ndarray, d: np.ndarray, penalty=None,
+                 rewind: bool = True):
         self.model, self.loss, self.x, self.d, self.penalty = model, loss, x, d, penalty
         self.evaluations = 0
+        self._streams, self._buffers = [], []
+        if rewind:  # a closure evaluated once (plain gradient methods) needs no snapshot
+            self._snapshot()
+
+    def _snapshot(self) -> None:
+        model = self.model
         self._streams = [(m, m.get_rng_state()) for m in model.modules()
                          if hasattr(m, "get_rng_state")]
         self._buffers = [(m, {k: v.copy() for k, v in m.buffers.items()})

@@ -155,7 +155,8 @@ class Trainer:
             self._interrupt.check()
 
     def _train_step(self, xb, tb):
-        closure = BatchClosure(self.model, self.loss, xb, tb, self.penalty)
+        closure = BatchClosure(self.model, self.loss, xb, tb, self.penalty,
+                               rewind=getattr(self.optimizer, "needs_closure", True))
         where = f"epoch {self.epoch + 1}, step {self.step_in_epoch + 1}"
         try:
             # Every optimizer takes the closure (torch.optim's convention): plain methods evaluate
