@@ -23,7 +23,7 @@ def _as_prediction(name, y) -> np.ndarray:
     """A finite 2-D floating prediction. Integer or boolean predictions become float64: the target
     is cast to the prediction's dtype, and an integer dtype would silently truncate it."""
     y = as_float_array(name, y, ndim=2)
-    return y if np.issubdtype(y.dtype, np.floating) else y.astype(np.float64)
+    return y if y.dtype.kind == "f" else y.astype(np.float64)  # kind "f": NumPy's floating types
 
 
 class Loss:
@@ -196,7 +196,7 @@ def class_indices_checked(labels, n_classes, n_rows, who="loss") -> np.ndarray:
     labels = np.asarray(labels)
     if labels.shape != (n_rows,):
         raise ShapeError(f"{who}: {labels.shape[0]} class indices for {n_rows} predictions")
-    if not np.issubdtype(labels.dtype, np.integer):
+    if labels.dtype.kind not in "iu":  # not a signed or unsigned integer type
         if np.issubdtype(labels.dtype, np.floating):
             check_finite(f"{who}: class indices", labels)
         if not np.issubdtype(labels.dtype, np.floating) or not np.all(labels == np.round(labels)):
