@@ -14,10 +14,15 @@ import numpy as np
 import torch
 
 import handgrad.nn as hnn
-from bench.floor import FloorAdam, FloorMLP, FloorMomentum, FloorSGD
-from bench.workloads import sweeps, workloads
 
 REPO = Path(__file__).resolve().parents[2]
+# bench/ is a top-level folder of the repository, not part of the installed package: make it
+# importable however pytest was started (plain `pytest` does not put the repository on sys.path).
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from bench.floor import FloorAdam, FloorMLP, FloorMomentum, FloorSGD  # noqa: E402
+from bench.workloads import sweeps, workloads  # noqa: E402
 SIZES = [12, 9, 7, 5]
 
 
