@@ -23,7 +23,9 @@ HOT_PATH = """### What the hot path does
   over the whole vector with its scratch buffer allocated once (`handgrad.optim`).
 - `Linear.forward` computes the notes' z = W x with one sample per column, `(W @ x.T).T`, a view
   with rows as samples: with W stored (out, in) that is BLAS's fastest layout here (about 20% faster
-  than `x @ W.T`); the bias is added in place. Transposes are views, never copies.
+  than `x @ W.T`); the bias is added in place. `Linear.backward` returns grad_x in the same layout,
+  so an activation's elementwise backward never mixes memory orders (mixed, a ReLU backward took
+  0.47 ms instead of 0.03 ms). Transposes are views, never copies.
 - The softmax cross-entropy reads -log p_c off the log-sum-exp for class-index targets and its
   gradient is p - d with the 1 subtracted at each row's class: no one-hot matrix per step.
 - Mini-batches are contiguous views of the data (no copy of the batch), and there is no per-sample
