@@ -70,3 +70,19 @@ def test_digits_with_dropout_or_batchnorm_reach_98_percent(tmp_path, regularizer
     assert main(args) == 0
     metrics = json.loads((tmp_path / "digits" / "metrics.json").read_text())
     assert metrics["test"]["accuracy"] >= 0.98
+
+
+def test_blas_thread_cap_is_deterministic_and_validated(tmp_path, capsys):
+    from threadpoolctl import threadpool_info
+
+    before = [pool["num_threads"] for pool in threadpool_info()]
+    args = ["train", "--data", "wine", "--hidden", "16", "--epochs", "4", "--no-progress",
+            "--threads", "1", "--runs-dir", str(tmp_path)]
+    for name in ("a", "b"):
+        assert main(args + ["--name", name]) == 0
+    a = io.load_model(tmp_path / "a" / "model.safetensors")
+    b = io.load_model(tmp_path / "b" / "model.safetensors")
+    assert np.array_equal(a.theta, b.theta)
+    assert [pool["num_threads"] for pool in threadpool_info()] == before  # restored after fit
+    assert main(args[:-4] + ["--threads", "0", "--runs-dir", str(tmp_path)]) == 2
+    assert "threads must be a positive integer" in capsys.readouterr().err

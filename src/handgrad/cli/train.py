@@ -28,7 +28,7 @@ DEFAULTS = dict(data="digits", target=None, hidden="128", activation="relu", out
                 batch_size=32, epochs=40, seed=0, dtype="float32", weight_decay=0.0, l1=0.0,
                 l2=0.0, dropout=0.0, batchnorm=False, val_size=0.1, test_size=0.2, tol=None,
                 patience=None, checkpoint_every=1, name=None, runs_dir="runs", resume=False,
-                no_progress=False, init=None)
+                no_progress=False, init=None, threads=None)
 
 
 def register(subparsers) -> None:
@@ -68,6 +68,8 @@ def register(subparsers) -> None:
     add("--runs-dir", help="where runs are written (default: runs)")
     add("--resume", action="store_true", default=None, help="continue from the run's checkpoint")
     add("--no-progress", action="store_true", default=None, help="no progress bar")
+    add("--threads", type=int, help="BLAS threads while training (default: as the environment "
+                                    "sets them); 1 is often fastest for small networks")
     p.set_defaults(func=run, **{k: None for k in DEFAULTS})
 
 
@@ -133,7 +135,7 @@ def build_trainer(a, ds, task, model, run_dir: Path) -> Trainer:
         callbacks.append(EarlyStopping(patience=a.patience))
     return Trainer(model, get_loss(task.loss), optimizer, task=task, batch_size=a.batch_size,
                    epochs=a.epochs, seed=a.seed, schedule=schedule, penalty=penalty or None,
-                   callbacks=callbacks, tol=a.tol)
+                   callbacks=callbacks, tol=a.tol, threads=a.threads)
 
 
 def run(args) -> int:

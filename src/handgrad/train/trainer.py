@@ -17,6 +17,7 @@ uninterrupted one.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 import time
@@ -56,7 +57,10 @@ class Trainer:
     def __init__(self, model: Module, loss: Loss, optimizer, *, task: Task | None = None,
                  batch_size: int = 32, epochs: int = 10, seed: int = 0, shuffle: bool = True,
                  schedule=None, penalty=None, callbacks=(), tol: float | None = None,
-                 running_lambda: float = 0.05):
+                 running_lambda: float = 0.05, threads: int | None = None):
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
+                                    or threads < 1):
+            raise ValueError(f"threads must be a positive integer or None, got {threads!r}")
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if epochs < 0:
@@ -66,6 +70,7 @@ class Trainer:
         self.model, self.loss, self.optimizer, self.task = model, loss, optimizer, task
         self.batch_size, self.epochs, self.shuffle = int(batch_size), int(epochs), shuffle
         self.schedule, self.penalty, self.tol = schedule, penalty or None, tol
+        self.threads = threads
         self.callbacks = list(callbacks)
         self.running_lambda = running_lambda
         self.rng = np.random.default_rng(seed)
@@ -93,7 +98,7 @@ class Trainer:
         self._call("on_train_begin")
         self._interrupt = _DeferredInterrupt()
         try:
-            with self._interrupt:
+            with self._interrupt, _blas_threads(self.threads):
                 while self.epoch < self.epochs and not self.stop_training:
                     self._run_epoch(x, targets, d)
                     self._end_epoch(x_val, d_val if has_val else None)
@@ -313,6 +318,20 @@ class _DeferredInterrupt:
     def check(self) -> None:
         if self.requested:
             raise KeyboardInterrupt
+
+
+def _blas_threads(threads: int | None):
+    """Cap the BLAS thread pool while training (None: leave it as the environment set it).
+
+    Small layers gain nothing from a second BLAS thread, and on a machine whose cores are busy a
+    threaded product of small matrices waits for a thread that cannot run: one thread is then
+    often many times faster. Results are deterministic for a given thread count.
+    """
+    if threads is None:
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=threads, user_api="blas")
 
 
 class _EpochTotals:
