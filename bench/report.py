@@ -256,8 +256,8 @@ class Report:
         note = ""
         if "sklearn" in runs:
             note = (" scikit-learn's time comes from `fit(max_iter=epochs)` divided by the epochs "
-                    "(warm_start, no shuffling, alpha=0)"
-                    + ("; it predicts the whole array at once." if not train else "."))
+                    "(warm_start, no shuffling, alpha=0)." if train else
+                    " scikit-learn's `predict_proba` takes the whole array at once.")
         hg_info = next((r.get("info", {}) for r in runs.get("handgrad", []) if "info" in r), {})
         if train and hg_info.get("optimizer"):
             note += f" handgrad's optimizer: `{hg_info['optimizer']}`."
@@ -411,7 +411,13 @@ class Report:
             "buffers allocated once, `out=` products, in-place bias and ReLU, gradients written "
             "straight into one flat vector, in-place flat optimizers.\n"
             "- Timings on a shared 2-core machine are noisy: the ranges show it, and the "
-            "criteria use the median of ratios paired within each round.")
+            "criteria use the median of ratios paired within each round. Multi-threaded BLAS "
+            "and OpenMP suffer most when another process takes a core (their workers wait on each "
+            "other), so a busy machine can slow PyTorch and NumPy's products several times over.\n"
+            "- Work that differs: PyTorch and the floor never compute the gradient with respect to "
+            "the input data (in workload 1, 2 x 128 x 784 x 1024 FLOPs, about 1 ms a step); "
+            "handgrad's `backward` returns it, as its Module protocol says. handgrad also "
+            "accumulates gradients (`zero_grad`, then `+=`) where the floor overwrites them.")
 
     def failures_section(self) -> str:
         failures = []
