@@ -55,7 +55,8 @@ class Sequential(Module):
             raise ShapeError(f"input x has {x.shape[1]} features but the first layer expects {width}")
         # A container without parameters (only activations) has no dtype of its own: keep a float
         # input as it is rather than casting it to the float32 default.
-        has_dtype = bool(self.parameters()) or not np.issubdtype(x.dtype, np.floating)
+        owns_params = self.theta.size > 0 if self.theta is not None else bool(self.parameters())
+        has_dtype = owns_params or x.dtype.kind != "f"
         if has_dtype and x.dtype != self.dtype:
             x = x.astype(self.dtype)
         return x
@@ -69,13 +70,23 @@ class Sequential(Module):
 
     def backward(self, grad_y):
         # A grad_y of the wrong shape would broadcast silently through elementwise backwards.
+        return self.backward_through(self.layers, grad_y)
+
+    def backward_params(self, grad_y) -> None:
+        """Backpropagate for the parameter gradients only: the first layer skips grad_x, which
+        training never uses (for a 784-wide input, a sixth of a step's products)."""
+        layers = self.layers
+        grad_y = self.backward_through(layers[1:], grad_y)
+        layers[0].backward_params(grad_y)
+
+    def backward_through(self, layers, grad_y):
         expected = getattr(self, "out_shape", None)
         if expected is None:
             raise RuntimeError("Sequential.backward called before forward")
         if np.shape(grad_y) != expected:
             raise ShapeError(f"grad_y has shape {np.shape(grad_y)} but the output of the last "
                              f"forward has shape {expected}")
-        for module in reversed(self.layers):
+        for module in reversed(layers):
             grad_y = module.backward(grad_y)
         return grad_y
 

@@ -56,11 +56,15 @@ class Linear(Module):
             z += self.params["b"].data
         return z
 
-    def backward(self, grad_z: np.ndarray) -> np.ndarray:
-        W = self.W
-        W.grad += grad_z.T @ self.x
+    def backward_params(self, grad_z: np.ndarray) -> None:
+        """grad_W and grad_b only (the first layer in training: grad_x would go unused)."""
+        self.W.grad += grad_z.T @ self.x
         if "b" in self.params:
             self.params["b"].grad += grad_z.sum(axis=0)
+
+    def backward(self, grad_z: np.ndarray) -> np.ndarray:
+        self.backward_params(grad_z)
+        W = self.W
         # grad_x^T = W^T grad_z^T: the forward's layout (one sample per column), so the elementwise
         # backward of the activation below meets arrays of one memory order (mixed orders make
         # NumPy's elementwise loops stride across memory, ~15x slower).

@@ -66,6 +66,10 @@ class Module:
     def backward(self, grad_y: np.ndarray) -> np.ndarray:
         raise NotImplementedError  # abstract
 
+    def backward_params(self, grad_y: np.ndarray) -> None:
+        """Accumulate the parameter gradients only; modules that can skip grad_x override it."""
+        self.backward(grad_y)
+
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self.forward(x)
 
@@ -145,6 +149,8 @@ class Module:
 
     @property
     def dtype(self) -> np.dtype:
+        if self.theta is not None and self.theta.size:
+            return self.theta.dtype
         params = self.parameters()
         return params[0].data.dtype if params else np.dtype(DEFAULT_DTYPE)
 

@@ -56,7 +56,7 @@ class BatchClosure:
         value = self.loss.forward(y, self.d)
         if backward:
             self.model.zero_grad()
-            self.model.backward(self.loss.backward())
+            self.model.backward_params(self.loss.backward())
         if self.penalty is not None:
             value += self.penalty(self.model.theta, self.model.grad if backward else None)
         return value

@@ -146,14 +146,14 @@ class Trainer:
         else:  # resuming inside an epoch: replay its permutation
             self.rng.bit_generator.state = self._epoch_rng_state
         order, batches = minibatches(len(x), self.batch_size, self.rng, self.shuffle)
-        x_epoch, t_epoch = x[order], targets[order]
-        l_epoch = labels[order] if self.task is not None else None
         self.model.train()
         self._epoch_start = time.perf_counter()
         for index in range(self.step_in_epoch, len(batches)):
-            part = batches[index]
-            value, y = self._train_step(x_epoch[part], t_epoch[part])
-            self._epoch.add(value, len(y), self._correct(l_epoch, part, y))
+            # One gather per batch (a view when not shuffling): peak memory stays one batch
+            # above the data set instead of a second copy of it.
+            rows = order[batches[index]] if self.shuffle else batches[index]
+            value, y = self._train_step(x[rows], targets[rows])
+            self._epoch.add(value, len(y), self._correct(labels, rows, y))
             self.step_in_epoch = index + 1
             self.global_step += 1
             self._call("on_batch_end", value)
