@@ -94,7 +94,7 @@ class HandgradImpl:
         y = model.forward(x)
         loss.forward(y, labels)
         model.zero_grad()
-        model.backward(loss.backward())
+        model.backward_params(loss.backward())  # training's backward: no grad_x of the data
         self.opt.step()
 
     def train_epochs(self, x, labels, batch, epochs):

@@ -33,8 +33,9 @@ HOT_PATH = """### What the hot path does
 - The input is checked at the public boundary (2-D, numeric, finite, width) once per forward.
 
 The matrix products run at the BLAS rate; what separates a step from the roofline is the
-optimizer's passes (elementwise, one core), the products of the first layer's input gradient that
-`backward` returns though training never uses it, and for small networks Python's per-call cost.
+optimizer's passes (elementwise, one core) and, for small networks, Python's per-call cost.
+Training backpropagates with `backward_params`, which skips the first layer's input gradient
+(`backward` still returns grad_x, as the Module protocol says).
 """
 
 
@@ -404,7 +405,8 @@ class Report:
             "- All implementations use float32, the same layer sizes, ReLU, softmax "
             "cross-entropy on logits, contiguous mini-batches in a fixed order (no shuffling), "
             "Adam (lr 1e-3, betas 0.9/0.999, eps 1e-8) unless stated. handgrad is timed through "
-            "its public API (`forward`, `loss.forward`, `zero_grad`, `backward`, `opt.step()`); "
+            "its public API (`forward`, `loss.forward`, `zero_grad`, `backward_params`, "
+            "`opt.step()`); "
             "PyTorch with its CPU defaults (eager, `torch.optim`, its own thread count); "
             "scikit-learn's `MLPClassifier` with alpha=0, no shuffling, `warm_start`.\n"
             "- The floor (`bench/floor.py`) is a minimal NumPy loop for this one architecture: "
@@ -414,9 +416,8 @@ class Report:
             "criteria use the median of ratios paired within each round. Multi-threaded BLAS "
             "and OpenMP suffer most when another process takes a core (their workers wait on each "
             "other), so a busy machine can slow PyTorch and NumPy's products several times over.\n"
-            "- Work that differs: PyTorch and the floor never compute the gradient with respect to "
-            "the input data (in workload 1, 2 x 128 x 784 x 1024 FLOPs, about 1 ms a step); "
-            "handgrad's `backward` returns it, as its Module protocol says. handgrad also "
+            "- Work that differs: none of the implementations computes the gradient with respect "
+            "to the input data in training (handgrad's `backward_params`). handgrad "
             "accumulates gradients (`zero_grad`, then `+=`) where the floor overwrites them.")
 
     def failures_section(self) -> str:
