@@ -39,9 +39,10 @@ def run_profile(w: dict) -> dict:
             label += f" {module.in_features}->{module.out_features}"
         order.append(label)
         _wrap(module, "forward", f"{label} forward", totals)
-        _wrap(module, "backward", f"{label} backward", totals)
+        # training's backward: the first layer accumulates its parameter gradients only
+        _wrap(module, "backward_params" if i == 0 else "backward", f"{label} backward", totals)
     _wrap(model, "forward", "model.forward (total)", totals)
-    _wrap(model, "backward", "model.backward (total)", totals)
+    _wrap(model, "backward_params", "model.backward (total)", totals)
     _wrap(model, "zero_grad", "zero_grad", totals)
     _wrap(impl.loss, "forward", "loss forward", totals)
     _wrap(impl.loss, "backward", "loss backward", totals)
