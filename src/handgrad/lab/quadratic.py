@@ -282,16 +282,7 @@ def _plot(res: QuadraticResult, path):
     ax.set_ylabel("|error|")
     ax.legend(loc="lower left")
 
-    A = rotated_quadratic(cfg.eigenvalues, cfg.angle)
-    w_star2 = np.asarray(cfg.minimum, float)
-
-    def E2(u, v):
-        du, dv = u - w_star2[0], v - w_star2[1]
-        return 0.5 * (A[0, 0] * du * du + 2 * A[0, 1] * du * dv + A[1, 1] * dv * dv)
-
-    reach = 1.3 * np.max(np.abs(np.asarray(cfg.start) - w_star2))
-    xlim = (w_star2[0] - reach, w_star2[0] + reach)
-    ylim = (w_star2[1] - reach, w_star2[1] + reach)
+    E2, w_star2, reach, (xlim, ylim) = _quadratic_2d(cfg)
     for ax, run in zip(axes[1], res.runs_2d):
         plotting.contours(ax, E2, xlim, ylim, levels=14, n=120)
         stiff = run.observed.split("stiff axis ")[-1]
@@ -319,19 +310,26 @@ def _plot(res: QuadraticResult, path):
     return plotting.save_png(fig, path)
 
 
+def _quadratic_2d(cfg):
+    """The 2-D quadratic E(w) = 1/2 (w - w*)^T A (w - w*) as a function of two grids, its
+    minimum, and a plotting box around the start and the minimum."""
+    A = rotated_quadratic(cfg.eigenvalues, cfg.angle)
+    w_star = np.asarray(cfg.minimum, float)
+
+    def E2(u, v):
+        du, dv = u - w_star[0], v - w_star[1]
+        return 0.5 * (A[0, 0] * du * du + 2 * A[0, 1] * du * dv + A[1, 1] * dv * dv)
+
+    reach = 1.3 * np.max(np.abs(np.asarray(cfg.start) - w_star))
+    box = ((w_star[0] - reach, w_star[0] + reach), (w_star[1] - reach, w_star[1] + reach))
+    return E2, w_star, reach, box
+
+
 def _animate(res: QuadraticResult, path):
     cfg = res.config
     n = len(cfg.factors)
     fig, axes = plotting.figure(1, n, 3.2 * n, 3.6, "Gradient descent on a 2-D quadratic")
-    A = rotated_quadratic(cfg.eigenvalues, cfg.angle)
-    w_star2 = np.asarray(cfg.minimum, float)
-
-    def E2(u, v):
-        du, dv = u - w_star2[0], v - w_star2[1]
-        return 0.5 * (A[0, 0] * du * du + 2 * A[0, 1] * du * dv + A[1, 1] * dv * dv)
-
-    reach = 1.3 * np.max(np.abs(np.asarray(cfg.start) - w_star2))
-    box = ((w_star2[0] - reach, w_star2[0] + reach), (w_star2[1] - reach, w_star2[1] + reach))
+    E2, w_star2, reach, box = _quadratic_2d(cfg)
     lines = []
     for ax, run in zip(axes[0], res.runs_2d):
         plotting.contours(ax, E2, *box, levels=15, n=80)
