@@ -162,23 +162,26 @@ class Trainer:
     def _train_step(self, xb, tb):
         closure = BatchClosure(self.model, self.loss, xb, tb, self.penalty,
                                rewind=getattr(self.optimizer, "needs_closure", True))
-        where = f"epoch {self.epoch + 1}, step {self.step_in_epoch + 1}"
         try:
             # Every optimizer takes the closure (torch.optim's convention): plain methods evaluate
             # it once at W, the others wherever their rule needs the loss.
             value = self.optimizer.step(closure)
         except NonFiniteError as err:
             # The loss rejects a non-finite prediction before its value exists: the same divergence.
-            raise DivergenceError(f"training diverged: non-finite values at {where} ({err}); "
-                                  "lower the learning rate") from err
+            raise DivergenceError(f"training diverged: non-finite values at {self._where()} "
+                                  f"({err}); lower the learning rate") from err
         value = float(value)
         if not np.isfinite(value):
             raise DivergenceError(
-                f"training diverged: the loss became {value} at {where}; lower the learning rate")
+                f"training diverged: the loss became {value} at {self._where()}; lower the "
+                "learning rate")
         q = self.running_loss
         self.running_loss = value if q is None else (
             self.running_lambda * value + (1.0 - self.running_lambda) * q)
         return value, closure.y
+
+    def _where(self) -> str:
+        return f"epoch {self.epoch + 1}, step {self.step_in_epoch + 1}"
 
     def _end_epoch(self, x_val, d_val) -> None:
         if not np.isfinite(self.model.theta).all():
