@@ -31,19 +31,24 @@ def unknown_option(kind: str, name, known) -> ValueError:
 
 
 def check_finite(name: str, x: np.ndarray) -> None:
-    if not np.isfinite(x).all():
-        bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
-        raise NonFiniteError(f"{name} contains {bad} NaN or inf value(s)")
+    x = np.asarray(x)
+    if x.dtype.kind not in "fc":
+        return  # integers and booleans are always finite
+    if np.isfinite(x).all():
+        return
+    bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
+    raise NonFiniteError(f"{name} contains {bad} NaN or inf value(s)")
 
 
 def as_float_array(name: str, x, ndim: int | None = 2, dtype=None) -> np.ndarray:
     """Validate a user array: numeric, of the given rank, finite; cast to ``dtype`` if given."""
     arr = np.asarray(x)
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise TypeError(f"{name} must be a numeric array, got dtype {arr.dtype}")
-    if np.issubdtype(arr.dtype, np.complexfloating):
+    kind = arr.dtype.kind
+    if kind == "c":
         # Casting to float would silently drop the imaginary part.
         raise TypeError(f"{name} must be real, got complex dtype {arr.dtype}")
+    if kind not in "biuf":
+        raise TypeError(f"{name} must be a numeric array, got dtype {arr.dtype}")
     if ndim is not None and arr.ndim != ndim:
         raise ShapeError(f"{name} must be {ndim}-D (rows are samples), got shape {arr.shape}")
     if dtype is not None and arr.dtype != dtype:
