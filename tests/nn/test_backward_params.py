@@ -44,3 +44,41 @@ def test_nested_sequential_keeps_its_dtype_handling():
     y = outer.forward(np.ones((2, 3), dtype=np.float32))
     assert y.dtype == np.float64
     assert inner.forward(np.ones((2, 3))).dtype == np.float64
+
+
+@pytest.mark.parametrize("batchnorm, dropout", [(False, 0.0), (True, 0.0), (False, 0.3)])
+def test_overwriting_backward_equals_zero_grad_then_backward(batchnorm, dropout):
+    """accumulate=False (the training step's path) sets every parameter gradient, whatever
+    model.grad held before, to what zero_grad + backward gives."""
+    rng = np.random.default_rng(3)
+    x, g = rng.normal(size=(7, 5)), rng.normal(size=(7, 3))
+    model = MLP([5, 6, 4, 3], activation="tanh", rng=1, dtype=np.float64,
+                batchnorm=batchnorm, dropout=dropout)
+    model.eval()
+    model.forward(x)
+    model.zero_grad()
+    model.backward(g)
+    expected = model.grad.copy()
+    for stale in (np.nan, 5.0):   # whatever was there must not leak through
+        model.grad[...] = stale
+        model.forward(x)
+        model.backward_params(g, accumulate=False)
+        np.testing.assert_array_equal(model.grad, expected)
+    model.forward(x)
+    model.backward_params(g)      # the default still accumulates, as torch's backward does
+    np.testing.assert_array_equal(model.grad, 2 * expected)
+
+
+def test_overwriting_backward_reaches_nested_containers():
+    rng = np.random.default_rng(4)
+    x, g = rng.normal(size=(6, 3)), rng.normal(size=(6, 2))
+    model = Sequential(Sequential(Linear(3, 4, rng=0), Tanh()), Linear(4, 2, rng=1),
+                       dtype=np.float64)
+    model.forward(x)
+    model.zero_grad()
+    model.backward(g)
+    expected = model.grad.copy()
+    model.grad[...] = 7.0
+    model.forward(x)
+    model.backward_params(g, accumulate=False)
+    np.testing.assert_array_equal(model.grad, expected)

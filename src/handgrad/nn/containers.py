@@ -72,14 +72,17 @@ class Sequential(Module):
         # A grad_y of the wrong shape would broadcast silently through elementwise backwards.
         return self.backward_through(self.layers, grad_y)
 
-    def backward_params(self, grad_y) -> None:
+    def backward_overwrite(self, grad_y):
+        return self.backward_through(self.layers, grad_y, accumulate=False)
+
+    def backward_params(self, grad_y, accumulate: bool = True) -> None:
         """Backpropagate for the parameter gradients only: the first layer skips grad_x, which
         training never uses (for a 784-wide input, a sixth of a step's products)."""
         layers = self.layers
-        grad_y = self.backward_through(layers[1:], grad_y)
-        layers[0].backward_params(grad_y)
+        grad_y = self.backward_through(layers[1:], grad_y, accumulate)
+        layers[0].backward_params(grad_y, accumulate)
 
-    def backward_through(self, layers, grad_y):
+    def backward_through(self, layers, grad_y, accumulate: bool = True):
         expected = getattr(self, "out_shape", None)
         if expected is None:
             raise RuntimeError("Sequential.backward called before forward")
@@ -87,7 +90,7 @@ class Sequential(Module):
             raise ShapeError(f"grad_y has shape {np.shape(grad_y)} but the output of the last "
                              f"forward has shape {expected}")
         for module in reversed(layers):
-            grad_y = module.backward(grad_y)
+            grad_y = module.backward(grad_y) if accumulate else module.backward_overwrite(grad_y)
         return grad_y
 
     def config(self) -> dict:

@@ -56,19 +56,31 @@ class Linear(Module):
             z += self.params["b"].data
         return z
 
-    def backward_params(self, grad_z: np.ndarray) -> None:
+    def backward_params(self, grad_z: np.ndarray, accumulate: bool = True) -> None:
         """grad_W and grad_b only (the first layer in training: grad_x would go unused)."""
-        self.W.grad += grad_z.T @ self.x
-        if "b" in self.params:
-            self.params["b"].grad += grad_z.sum(axis=0)
+        W, b = self.W, self.params.get("b")
+        if accumulate:
+            W.grad += grad_z.T @ self.x
+            if b is not None:
+                b.grad += grad_z.sum(axis=0)
+        else:  # written in place: no temporary, no zero fill, no addition
+            np.matmul(grad_z.T, self.x, out=W.grad)
+            if b is not None:
+                np.sum(grad_z, axis=0, out=b.grad)
 
     def backward(self, grad_z: np.ndarray) -> np.ndarray:
         self.backward_params(grad_z)
-        W = self.W
+        return self._grad_x(grad_z)
+
+    def backward_overwrite(self, grad_z: np.ndarray) -> np.ndarray:
+        self.backward_params(grad_z, accumulate=False)
+        return self._grad_x(grad_z)
+
+    def _grad_x(self, grad_z: np.ndarray) -> np.ndarray:
         # grad_x^T = W^T grad_z^T: the forward's layout (one sample per column), so the elementwise
         # backward of the activation below meets arrays of one memory order (mixed orders make
         # NumPy's elementwise loops stride across memory, ~15x slower).
-        return (W.data.T @ grad_z.T).T
+        return (self.W.data.T @ grad_z.T).T
 
     def config(self) -> dict:
         return {"type": "Linear", "in_features": self.in_features,

@@ -66,9 +66,26 @@ class Module:
     def backward(self, grad_y: np.ndarray) -> np.ndarray:
         raise NotImplementedError  # abstract
 
-    def backward_params(self, grad_y: np.ndarray) -> None:
-        """Accumulate the parameter gradients only; modules that can skip grad_x override it."""
-        self.backward(grad_y)
+    def backward_params(self, grad_y: np.ndarray, accumulate: bool = True) -> None:
+        """The parameter gradients only (modules that can skip grad_x override this).
+
+        ``accumulate=False`` sets them instead of adding to them, as if ``zero_grad`` came first.
+        """
+        if accumulate:
+            self.backward(grad_y)
+        else:
+            self.backward_overwrite(grad_y)
+
+    def backward_overwrite(self, grad_y: np.ndarray) -> np.ndarray:
+        """``backward`` with this module's parameter gradients set rather than accumulated.
+
+        A training step wants exactly that (zero_grad, then one backward): a layer that writes its
+        gradient straight into ``param.grad`` saves the zero fill, a temporary and an addition per
+        weight matrix (Linear does). The default zeroes first and accumulates.
+        """
+        if self.params or self.children:
+            self.zero_grad()
+        return self.backward(grad_y)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self.forward(x)

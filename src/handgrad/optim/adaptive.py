@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 
+from handgrad.optim import kernels
 from handgrad.optim.base import Optimizer, check_bool, check_option
 
 
@@ -38,14 +39,9 @@ class Adagrad(Optimizer):
         self.sum_sq = np.full_like(self.theta, self.initial_accumulator_value)
 
     def _update(self):
-        g, v, s = self.grad, self.sum_sq, self._scratch
-        np.multiply(g, g, out=s)
-        v += s
-        np.sqrt(v, out=s)
-        s += self.eps
-        np.divide(g, s, out=s)
-        s *= self.lr / (1.0 + (self.step_count - 1) * self.lr_decay)
-        self.theta -= s
+        f = self.theta.dtype.type
+        lr_t = self.lr / (1.0 + (self.step_count - 1) * self.lr_decay)
+        kernels.adagrad(self.theta, self.grad, self.sum_sq, f(lr_t), f(self.eps))
 
 
 class RMSprop(Optimizer):
@@ -78,31 +74,10 @@ class RMSprop(Optimizer):
         self.momentum_buffer = np.zeros_like(self.theta if self.momentum else self.theta[:0])
 
     def _update(self):
-        g, v, s = self.grad, self.square_avg, self._scratch
-        v *= self.alpha
-        np.multiply(g, g, out=s)
-        s *= 1.0 - self.alpha
-        v += s
-        if self.centered:
-            m = self.grad_avg
-            np.subtract(g, m, out=s)          # m <- m + (1 - alpha)(g - m), torch's lerp
-            s *= 1.0 - self.alpha
-            m += s
-            np.multiply(m, m, out=s)
-            np.subtract(v, s, out=s)
-            np.sqrt(s, out=s)
-        else:
-            np.sqrt(v, out=s)
-        s += self.eps
-        np.divide(g, s, out=s)
-        if self.momentum:
-            b = self.momentum_buffer
-            b *= self.momentum
-            b += s
-            np.multiply(b, self.lr, out=s)
-        else:
-            s *= self.lr
-        self.theta -= s
+        f = self.theta.dtype.type
+        kernels.rmsprop(self.theta, self.grad, self.square_avg, self.grad_avg,
+                        self.momentum_buffer, f(self.lr), f(self.alpha), f(1.0 - self.alpha),
+                        f(self.eps), f(self.momentum), self.centered, self.momentum > 0.0)
 
 
 class Adam(Optimizer):
@@ -136,24 +111,11 @@ class Adam(Optimizer):
         self.max_exp_avg_sq = np.zeros_like(self.theta if self.amsgrad else self.theta[:0])
 
     def _update(self):
-        g, m, v, s = self.grad, self.exp_avg, self.exp_avg_sq, self._scratch
-        t = self.step_count
-        np.subtract(g, m, out=s)             # m <- m + (1 - beta1)(g - m), torch's lerp
-        s *= 1.0 - self.beta1
-        m += s
-        v *= self.beta2
-        np.multiply(g, g, out=s)
-        s *= 1.0 - self.beta2
-        v += s
-        if self.amsgrad:
-            np.maximum(self.max_exp_avg_sq, v, out=self.max_exp_avg_sq)
-            v = self.max_exp_avg_sq
-        np.sqrt(v, out=s)
-        s /= math.sqrt(1.0 - self.beta2 ** t)
-        s += self.eps
-        np.divide(m, s, out=s)
-        s *= self.lr / (1.0 - self.beta1 ** t)
-        self.theta -= s
+        f, t = self.theta.dtype.type, self.step_count
+        kernels.adam(self.theta, self.grad, self.exp_avg, self.exp_avg_sq, self.max_exp_avg_sq,
+                     f(self.lr / (1.0 - self.beta1 ** t)), f(1.0 - self.beta1), f(self.beta2),
+                     f(1.0 - self.beta2), f(math.sqrt(1.0 - self.beta2 ** t)), f(self.eps),
+                     self.amsgrad)
 
 
 class AdamW(Adam):

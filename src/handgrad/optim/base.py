@@ -30,6 +30,7 @@ its decoupled decay.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 from numbers import Real
@@ -111,10 +112,7 @@ class Optimizer:
         self.weight_decay = check_option("weight_decay", weight_decay, 0.0)
         self.l1 = check_option("l1", l1, 0.0)
         self.decay_biases = check_bool("decay_biases", decay_biases)
-        # M of the docstring, in the parameters' dtype so M * W is one multiply.
-        self.mask = None if self.decay_biases else model.decay_mask().astype(theta.dtype)
         self.step_count = 0
-        self._scratch = np.empty_like(theta)
 
     # --- the protocol -------------------------------------------------------------------------
     def zero_grad(self) -> None:
@@ -130,6 +128,17 @@ class Optimizer:
 
     def _update(self) -> None:
         raise NotImplementedError  # abstract: each method's rule
+
+    # Both buffers are the size of the model and most steps use neither (the fused kernels need no
+    # scratch; the mask only serves weight decay and L1), so they are made on first use.
+    @functools.cached_property
+    def _scratch(self) -> np.ndarray:
+        return np.empty_like(self.theta)
+
+    @functools.cached_property
+    def mask(self) -> np.ndarray | None:
+        """M of the docstring, in the parameters' dtype so M * W is one multiply."""
+        return None if self.decay_biases else self.model.decay_mask().astype(self.theta.dtype)
 
     # --- regularisation -----------------------------------------------------------------------
     def _masked(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
@@ -211,8 +220,7 @@ class Optimizer:
             else:
                 setattr(self, key, value.astype(current.dtype if isinstance(current, np.ndarray)
                                                  else value.dtype, copy=True))
-        self.mask = None if self.decay_biases else \
-            self.model.decay_mask().astype(self.theta.dtype)
+        self.__dict__.pop("mask", None)  # decay_biases may have changed: rebuild M when needed
         self.step_count = int(state["step_count"])
         self._load_extra_state(state.get("extra", {}))
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from handgrad.optim import kernels
 from handgrad.optim.base import Optimizer, check_bool, check_option
 
 
@@ -47,28 +48,16 @@ class SGD(Optimizer):
         if self.nesterov and (self.momentum <= 0.0 or self.dampening != 0.0):
             raise ValueError("invalid nesterov=True: Nesterov momentum needs momentum > 0 and "
                              f"dampening = 0 (got momentum={momentum}, dampening={dampening})")
-        self.momentum_buffer = np.zeros_like(self.theta)
+        self.momentum_buffer = np.zeros_like(self.theta if self.momentum else self.theta[:0])
 
     def _update(self):
-        g, b, s = self.grad, self.momentum_buffer, self._scratch
+        f = self.theta.dtype.type
         if self.momentum:
-            if self.step_count == 1:
-                np.copyto(b, g)
-            else:
-                b *= self.momentum
-                if self.dampening:
-                    np.multiply(g, 1.0 - self.dampening, out=s)
-                    b += s
-                else:
-                    b += g
-            if self.nesterov:
-                np.multiply(b, self.momentum, out=s)
-                s += g
-                g = s
-            else:
-                g = b
-        np.multiply(g, self.lr, out=self._scratch)
-        self.theta -= self._scratch
+            kernels.sgd_momentum(self.theta, self.grad, self.momentum_buffer, f(self.lr),
+                                 f(self.momentum), f(1.0 - self.dampening), self.nesterov,
+                                 self.step_count == 1)
+        else:
+            kernels.add_scaled(self.theta, f(-self.lr), self.grad)
 
 
 class Momentum(Optimizer):
@@ -93,11 +82,8 @@ class Momentum(Optimizer):
         self.delta_w = np.zeros_like(self.theta)
 
     def _update(self):
-        dw, s = self.delta_w, self._scratch
-        dw *= self.beta
-        np.multiply(self.grad, self.lr, out=s)
-        dw -= s
-        self.theta += dw
+        f = self.theta.dtype.type
+        kernels.momentum(self.theta, self.grad, self.delta_w, f(self.lr), f(self.beta))
 
 
 class Nesterov(Momentum):
@@ -120,14 +106,10 @@ class Nesterov(Momentum):
 
     def step(self, closure=None):
         self._require_closure(closure)
-        dw, s = self.delta_w, self._scratch
-        np.multiply(dw, self.beta, out=s)
-        self.theta += s                       # look ahead along the previous step
+        f = self.theta.dtype.type
+        kernels.add_scaled(self.theta, f(self.beta), self.delta_w)  # look ahead along Delta W
         loss = closure()
         self._regularize_grad()
         self.step_count += 1
-        np.multiply(self.grad, self.lr, out=s)
-        self.theta -= s
-        dw *= self.beta
-        dw -= s
+        kernels.nesterov_correct(self.theta, self.grad, self.delta_w, f(self.lr), f(self.beta))
         return loss

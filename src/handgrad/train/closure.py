@@ -55,8 +55,8 @@ class BatchClosure:
         y = self.y = self.model.forward(self.x)
         value = self.loss.forward(y, self.d)
         if backward:
-            self.model.zero_grad()
-            self.model.backward_params(self.loss.backward())
+            # Set, not accumulated: the same as zero_grad then backward, with one pass less.
+            self.model.backward_params(self.loss.backward(), accumulate=False)
         if self.penalty is not None:
             value += self.penalty(self.model.theta, self.model.grad if backward else None)
         return value

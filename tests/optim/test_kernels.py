@@ -1,0 +1,112 @@
+"""Each fused kernel equals its update rule written as NumPy operations in the same order, in the
+vectors' own dtype: bit for bit in float32 and float64 (both use IEEE-rounded +, *, /, sqrt).
+
+The float32 check can fail: the same rule computed in float64 and rounded once at the end differs
+from it (asserted below), so a kernel whose coefficients promoted it to float64 would not pass.
+"""
+
+import numpy as np
+import pytest
+
+from handgrad.optim import kernels
+
+
+def vectors(dtype, n=4099, seed=0):
+    """theta, g and three state vectors (the last positive, as second moments are)."""
+    rng = np.random.default_rng(seed)
+    theta, g, a, b = (rng.normal(size=n).astype(dtype) for _ in range(4))
+    v = (rng.random(n) + 0.01).astype(dtype)
+    return theta, g, a, b, v
+
+
+def adam_rule(theta, g, m, v, vmax, step_size, c1, b2, c2, bc2s, eps, amsgrad):
+    m = m + c1 * (g - m)
+    v = b2 * v + c2 * (g * g)
+    vmax = np.maximum(vmax, v) if amsgrad else vmax
+    denom = np.sqrt(vmax if amsgrad else v) / bc2s + eps
+    return theta - step_size * (m / denom), m, v, vmax
+
+
+def run_adam(dtype, amsgrad, rule_dtype=None):
+    theta, g, m, _, v = vectors(dtype)
+    vmax = v * dtype(0.5)
+    f = np.dtype(rule_dtype or dtype).type
+    coeffs = (f(1e-3 / (1 - 0.9**3)), f(0.1), f(0.999), f(0.001), f(np.sqrt(1 - 0.999**3)),
+              f(1e-8), amsgrad)
+    expected = adam_rule(*(x.astype(f) for x in (theta, g, m, v, vmax)), *coeffs)
+    kernels.adam(theta, g, m, v, vmax if amsgrad else vmax[:0],
+                 *(dtype(c) for c in coeffs[:-1]), amsgrad)
+    return (theta, m, v), expected
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("amsgrad", [False, True])
+def test_adam_kernel_is_the_rule(dtype, amsgrad):
+    got, expected = run_adam(dtype, amsgrad)
+    for x, y in zip(got, expected):
+        assert x.dtype == dtype
+        np.testing.assert_array_equal(x, y)
+
+
+def test_float32_kernel_does_not_compute_in_float64():
+    (theta, _, _), expected64 = run_adam(np.float32, False, rule_dtype=np.float64)
+    assert np.any(theta != expected64[0].astype(np.float32))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sgd_and_momentum_kernels(dtype):
+    f = dtype
+    theta, g, b, dw, _ = vectors(dtype)
+    lr, mu, damp = f(0.05), f(0.9), f(0.7)
+    for nesterov in (False, True):
+        for first in (True, False):
+            t, bb = theta.copy(), b.copy()
+            kernels.sgd_momentum(t, g, bb, lr, mu, damp, nesterov, first)
+            b_new = g if first else mu * b + damp * g
+            np.testing.assert_array_equal(bb, b_new)
+            np.testing.assert_array_equal(t, theta - lr * (g + mu * b_new if nesterov else b_new))
+    t, d = theta.copy(), dw.copy()
+    kernels.momentum(t, g, d, lr, mu)
+    np.testing.assert_array_equal(d, mu * dw - lr * g)
+    np.testing.assert_array_equal(t, theta + (mu * dw - lr * g))
+    t, d = theta.copy(), dw.copy()
+    kernels.nesterov_correct(t, g, d, lr, mu)
+    np.testing.assert_array_equal(t, theta - lr * g)
+    np.testing.assert_array_equal(d, mu * dw - lr * g)
+    t = theta.copy()
+    kernels.add_scaled(t, -lr, g)
+    np.testing.assert_array_equal(t, theta + (-lr) * g)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_adagrad_kernel(dtype):
+    theta, g, _, _, v = vectors(dtype)
+    lr, eps = dtype(0.1), dtype(1e-10)
+    t, s = theta.copy(), v.copy()
+    kernels.adagrad(t, g, s, lr, eps)
+    np.testing.assert_array_equal(s, v + g * g)
+    np.testing.assert_array_equal(t, theta - lr * (g / (np.sqrt(v + g * g) + eps)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("centered, with_momentum", [(False, False), (True, False),
+                                                     (False, True), (True, True)])
+def test_rmsprop_kernel(dtype, centered, with_momentum):
+    theta, g, m, buf, v = vectors(dtype)
+    m = m * dtype(0.01)   # keep v - m^2 positive
+    lr, alpha, c, eps, mu = (dtype(x) for x in (0.01, 0.99, 0.01, 1e-8, 0.9))
+    t, sq, ga, bb = theta.copy(), v.copy(), m.copy(), buf.copy()
+    kernels.rmsprop(t, g, sq, ga if centered else ga[:0], bb if with_momentum else bb[:0],
+                    lr, alpha, c, eps, mu, centered, with_momentum)
+    v_new = alpha * v + c * (g * g)
+    np.testing.assert_array_equal(sq, v_new)
+    a = v_new
+    if centered:
+        m_new = m + c * (g - m)
+        np.testing.assert_array_equal(ga, m_new)
+        a = v_new - m_new * m_new
+    step = g / (np.sqrt(a) + eps)
+    if with_momentum:
+        step = mu * buf + step
+        np.testing.assert_array_equal(bb, step)
+    np.testing.assert_array_equal(t, theta - lr * step)
