@@ -1,5 +1,6 @@
-"""Each fused kernel equals its update rule written as NumPy operations in the same order, in the
-vectors' own dtype: bit for bit in float32 and float64 (both use IEEE-rounded +, *, /, sqrt).
+"""Each update kernel, in both its forms (the compiled C loop and the NumPy reference), equals its
+rule written out as NumPy operations in the same order, in the vectors' own dtype: bit for bit in
+float32 and float64 (both use IEEE-rounded +, *, /, sqrt and no fused multiply-add).
 
 The float32 check can fail: the same rule computed in float64 and rounded once at the end differs
 from it (asserted below), so a kernel whose coefficients promoted it to float64 would not pass.
@@ -9,6 +10,18 @@ import numpy as np
 import pytest
 
 from handgrad.optim import kernels
+
+
+def test_the_compiled_loops_were_built():
+    """CI has a C compiler: the fast path must exist there, or the tests below test NumPy twice."""
+    assert kernels.FUSED, "handgrad.optim._fused was not built (pip install -e . needs a C compiler)"
+
+
+@pytest.fixture(params=["compiled", "numpy"], autouse=True)
+def form(request, monkeypatch):
+    if request.param == "numpy":
+        monkeypatch.setattr(kernels, "_fused", None)
+    return request.param
 
 
 def vectors(dtype, n=4099, seed=0):

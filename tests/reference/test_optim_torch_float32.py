@@ -15,7 +15,7 @@ from handgrad.nn import get_loss
 from handgrad.optim import get_optimizer
 from handgrad.train.closure import BatchClosure
 
-from test_optim_torch import CASES, make_problem, torch_flat
+from test_optim_torch import CASES, make_problem, run_both, torch_flat
 
 STEPS = 30
 RTOL = 2e-5
@@ -33,6 +33,22 @@ def float32_problem():
 @pytest.mark.parametrize("name, options, torch_cls, torch_options", FLOAT32_CASES,
                          ids=[f"{c[0]}-{i}" for i, c in enumerate(FLOAT32_CASES)])
 def test_float32_trajectory_matches_torch(name, options, torch_cls, torch_options):
+    compare_float32(name, options, torch_cls, torch_options)
+
+
+@pytest.mark.parametrize("name, options, torch_cls, torch_options",
+                         [CASES[i] for i in (3, 4, 7, 11, 15)],
+                         ids=["sgd-dampening", "sgd-nesterov", "adagrad", "rmsprop", "amsgrad"])
+def test_numpy_form_of_the_kernels_matches_torch(name, options, torch_cls, torch_options,
+                                                  monkeypatch):
+    """Where the C loops are not built, kernels.py's NumPy forms run: they follow torch too."""
+    from handgrad.optim import kernels
+    monkeypatch.setattr(kernels, "_fused", None)
+    compare_float32(name, options, torch_cls, torch_options)
+    run_both(name, options, torch_cls, torch_options, steps=50)   # float64, to 1e-8
+
+
+def compare_float32(name, options, torch_cls, torch_options):
     model, net, x, d = float32_problem()
     assert model.theta.dtype == np.float32
     np.testing.assert_array_equal(model.theta, torch_flat(net))

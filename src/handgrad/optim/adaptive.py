@@ -39,9 +39,9 @@ class Adagrad(Optimizer):
         self.sum_sq = np.full_like(self.theta, self.initial_accumulator_value)
 
     def _update(self):
-        f = self.theta.dtype.type
         lr_t = self.lr / (1.0 + (self.step_count - 1) * self.lr_decay)
-        kernels.adagrad(self.theta, self.grad, self.sum_sq, f(lr_t), f(self.eps))
+        kernels.adagrad(self.theta, self.grad, self.sum_sq, lr_t, self.eps,
+                        scratch=self._kernel_scratch)
 
 
 class RMSprop(Optimizer):
@@ -74,10 +74,10 @@ class RMSprop(Optimizer):
         self.momentum_buffer = np.zeros_like(self.theta if self.momentum else self.theta[:0])
 
     def _update(self):
-        f = self.theta.dtype.type
         kernels.rmsprop(self.theta, self.grad, self.square_avg, self.grad_avg,
-                        self.momentum_buffer, f(self.lr), f(self.alpha), f(1.0 - self.alpha),
-                        f(self.eps), f(self.momentum), self.centered, self.momentum > 0.0)
+                        self.momentum_buffer, self.lr, self.alpha, 1.0 - self.alpha, self.eps,
+                        self.momentum, self.centered, self.momentum > 0.0,
+                        scratch=self._kernel_scratch)
 
 
 class Adam(Optimizer):
@@ -111,11 +111,11 @@ class Adam(Optimizer):
         self.max_exp_avg_sq = np.zeros_like(self.theta if self.amsgrad else self.theta[:0])
 
     def _update(self):
-        f, t = self.theta.dtype.type, self.step_count
+        t = self.step_count
         kernels.adam(self.theta, self.grad, self.exp_avg, self.exp_avg_sq, self.max_exp_avg_sq,
-                     f(self.lr / (1.0 - self.beta1 ** t)), f(1.0 - self.beta1), f(self.beta2),
-                     f(1.0 - self.beta2), f(math.sqrt(1.0 - self.beta2 ** t)), f(self.eps),
-                     self.amsgrad)
+                     self.lr / (1.0 - self.beta1 ** t), 1.0 - self.beta1, self.beta2,
+                     1.0 - self.beta2, math.sqrt(1.0 - self.beta2 ** t), self.eps, self.amsgrad,
+                     scratch=self._kernel_scratch)
 
 
 class AdamW(Adam):

@@ -37,6 +37,8 @@ from numbers import Real
 
 import numpy as np
 
+from handgrad.optim import kernels
+
 
 def check_option(name: str, value, low=None, high=None, low_open=False, high_open=False,
                  integer=False):
@@ -134,6 +136,11 @@ class Optimizer:
     @functools.cached_property
     def _scratch(self) -> np.ndarray:
         return np.empty_like(self.theta)
+
+    @property
+    def _kernel_scratch(self) -> np.ndarray | None:
+        """The scratch buffer for a kernel's NumPy form; None when the compiled one runs."""
+        return None if kernels.FUSED else self._scratch
 
     @functools.cached_property
     def mask(self) -> np.ndarray | None:

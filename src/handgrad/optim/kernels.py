@@ -1,111 +1,176 @@
-"""The optimizers' update rules as single passes over the flat vectors, compiled by Numba.
+"""The optimizers' update rules over the flat vectors, each written once in NumPy and run as one
+compiled pass (``handgrad.optim._fused``, C) when that module is built.
 
-Each kernel is the rule of its optimizer's docstring written element by element, so one step
-reads every state vector once and writes it once. NumPy would need a pass (and a round trip
-through memory) per arithmetic operation: Adam over 1.9 M float32 parameters takes ~3.5 ms as ten
-NumPy passes and ~0.9 ms as this one loop on one core (`bench/`, "optimizer steps alone").
+Why two forms: NumPy makes a pass over memory per arithmetic operation, so Adam over 1.9 M float32
+parameters is ten passes, ~3.5 ms a step, as much as a third of a training step; the compiled loop
+reads and writes each vector once, ~0.9 ms (`bench/`, "optimizer steps alone"). The NumPy
+functions below are the reference: readable, the same operations in the same order, and what runs
+where the C module could not be compiled (``FUSED`` is then False). tests/optim/test_kernels.py
+holds the two to the same bits in float32 and float64.
 
-Conventions that keep the result equal to the NumPy formulas and to ``torch.optim``:
+Conventions:
 
-- The caller passes every coefficient already computed (1 - beta, the bias corrections) and cast to
-  the vectors' dtype, so a float32 model is updated in float32 arithmetic, as NumPy and PyTorch do,
-  and no integer literal promotes the loop to float64.
-- ``error_model="numpy"``: a division by zero gives inf/nan instead of raising, which is what lets
-  LLVM vectorise the loop (the Python error model adds a branch per element).
-- The loops are serial: deterministic, and the BLAS threads keep the second core for the matrix
-  products.
+- Every function updates its arrays in place and returns nothing. The vectors are 1-D, contiguous
+  and of one dtype (float32 or float64); coefficients are Python floats, rounded to that dtype
+  once, so a float32 model is updated in float32 arithmetic as NumPy and PyTorch do.
+- ``scratch`` (NumPy form only) is a buffer the size of theta for intermediate results, made per
+  call when not given.
+- The C loops are serial: deterministic, and the BLAS threads keep the second core.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
-_kernel = njit(cache=True, nogil=True, error_model="numpy")
+try:
+    from handgrad.optim import _fused
+    FUSED = True
+except ImportError:  # no C compiler at install time: the NumPy rules below serve
+    _fused = None
+    FUSED = False
 
 
-@_kernel
-def add_scaled(x, alpha, y):
+def _compiled(name: str, theta: np.ndarray):
+    """The compiled loop for theta's dtype, or None (NumPy form) without the C module."""
+    if _fused is None:
+        return None
+    return getattr(_fused, f"{name}_f32" if theta.dtype == np.float32 else f"{name}_f64")
+
+
+def _scratch(scratch, theta):
+    return np.empty_like(theta) if scratch is None else scratch
+
+
+def add_scaled(x, alpha, y, scratch=None):
     """x <- x + alpha y (gradient descent is add_scaled(W, -eta, grad))."""
-    for i in range(x.shape[0]):
-        x[i] += alpha * y[i]
+    fused = _compiled("add_scaled", x)
+    if fused is not None:
+        return fused(x, alpha, y)
+    s = _scratch(scratch, x)
+    np.multiply(y, x.dtype.type(alpha), out=s)
+    x += s
 
 
-@_kernel
-def sgd_momentum(theta, g, b, lr, mu, one_minus_tau, nesterov, first):
-    """torch.optim.SGD with momentum: b <- g (first step) or mu b + (1 - tau) g;
-    W <- W - eta (g + mu b) with Nesterov, W <- W - eta b without."""
-    for i in range(theta.shape[0]):
-        gi = g[i]
-        bi = gi if first else mu * b[i] + one_minus_tau * gi
-        b[i] = bi
-        theta[i] -= lr * (gi + mu * bi if nesterov else bi)
+def sgd_momentum(theta, g, b, lr, mu, one_minus_tau, nesterov, first, scratch=None):
+    """torch.optim.SGD with momentum:
+    b <- g (first step) or mu b + (1 - tau) g;  W <- W - eta (g + mu b) (Nesterov) or W - eta b."""
+    fused = _compiled("sgd_momentum", theta)
+    if fused is not None:
+        return fused(theta, g, b, lr, mu, one_minus_tau, nesterov, first)
+    f, s = theta.dtype.type, _scratch(scratch, theta)
+    if first:
+        np.copyto(b, g)
+    else:
+        b *= f(mu)
+        np.multiply(g, f(one_minus_tau), out=s)
+        b += s
+    if nesterov:
+        np.multiply(b, f(mu), out=s)
+        s += g
+    else:
+        np.copyto(s, b)
+    s *= f(lr)
+    theta -= s
 
 
-@_kernel
-def momentum(theta, g, delta_w, lr, beta):
+def momentum(theta, g, delta_w, lr, beta, scratch=None):
     """The notes' momentum: Delta W <- beta Delta W - eta g;  W <- W + Delta W."""
-    for i in range(theta.shape[0]):
-        d = beta * delta_w[i] - lr * g[i]
-        delta_w[i] = d
-        theta[i] += d
+    fused = _compiled("momentum", theta)
+    if fused is not None:
+        return fused(theta, g, delta_w, lr, beta)
+    f, s = theta.dtype.type, _scratch(scratch, theta)
+    delta_w *= f(beta)
+    np.multiply(g, f(lr), out=s)
+    delta_w -= s
+    theta += delta_w
 
 
-@_kernel
-def adagrad(theta, g, sum_sq, lr, eps):
+def nesterov_correct(theta, g, delta_w, lr, beta, scratch=None):
+    """The notes' Nesterov after the look-ahead gradient g:
+    W <- W - eta g;  Delta W <- beta Delta W - eta g."""
+    fused = _compiled("nesterov_correct", theta)
+    if fused is not None:
+        return fused(theta, g, delta_w, lr, beta)
+    f, s = theta.dtype.type, _scratch(scratch, theta)
+    np.multiply(g, f(lr), out=s)
+    theta -= s
+    delta_w *= f(beta)
+    delta_w -= s
+
+
+def adagrad(theta, g, sum_sq, lr, eps, scratch=None):
     """AdaGrad: v <- v + g^2;  W <- W - eta_t g / (sqrt(v) + eps)."""
-    for i in range(theta.shape[0]):
-        gi = g[i]
-        v = sum_sq[i] + gi * gi
-        sum_sq[i] = v
-        theta[i] -= lr * (gi / (np.sqrt(v) + eps))
+    fused = _compiled("adagrad", theta)
+    if fused is not None:
+        return fused(theta, g, sum_sq, lr, eps)
+    f, s = theta.dtype.type, _scratch(scratch, theta)
+    np.multiply(g, g, out=s)
+    sum_sq += s
+    np.sqrt(sum_sq, out=s)
+    s += f(eps)
+    np.divide(g, s, out=s)
+    s *= f(lr)
+    theta -= s
 
 
-@_kernel
-def rmsprop(theta, g, square_avg, grad_avg, buf, lr, alpha, one_minus_alpha, eps, mu,
-            centered, with_momentum):
-    """RMSProp: v <- alpha v + (1 - alpha) g^2; a = sqrt(v - m^2) + eps (centered, with
-    m <- m + (1 - alpha)(g - m)) or sqrt(v) + eps; W <- W - eta b with b <- mu b + g / a, or
-    W <- W - eta g / a."""
-    for i in range(theta.shape[0]):
-        gi = g[i]
-        v = alpha * square_avg[i] + one_minus_alpha * (gi * gi)
-        square_avg[i] = v
-        if centered:
-            m = grad_avg[i] + one_minus_alpha * (gi - grad_avg[i])
-            grad_avg[i] = m
-            v = v - m * m
-        step = gi / (np.sqrt(v) + eps)
-        if with_momentum:
-            step = mu * buf[i] + step
-            buf[i] = step
-        theta[i] -= lr * step
+def rmsprop(theta, g, square_avg, grad_avg, buf, lr, alpha, one_minus_alpha, eps, mu, centered,
+            with_momentum, scratch=None):
+    """RMSProp: v <- alpha v + (1 - alpha) g^2;  a = sqrt(v - m^2) + eps (centered, with
+    m <- m + (1 - alpha)(g - m)) or sqrt(v) + eps;  b <- mu b + g / a, W <- W - eta b (momentum)
+    or W <- W - eta g / a."""
+    fused = _compiled("rmsprop", theta)
+    if fused is not None:
+        return fused(theta, g, square_avg, grad_avg, buf, lr, alpha, one_minus_alpha, eps, mu,
+                     centered, with_momentum)
+    f, s = theta.dtype.type, _scratch(scratch, theta)
+    square_avg *= f(alpha)
+    np.multiply(g, g, out=s)
+    s *= f(one_minus_alpha)
+    square_avg += s
+    if centered:
+        np.subtract(g, grad_avg, out=s)
+        s *= f(one_minus_alpha)
+        grad_avg += s
+        np.multiply(grad_avg, grad_avg, out=s)
+        np.subtract(square_avg, s, out=s)
+        np.sqrt(s, out=s)
+    else:
+        np.sqrt(square_avg, out=s)
+    s += f(eps)
+    np.divide(g, s, out=s)
+    if with_momentum:
+        buf *= f(mu)
+        buf += s
+        np.copyto(s, buf)
+    s *= f(lr)
+    theta -= s
 
 
-@_kernel
 def adam(theta, g, exp_avg, exp_avg_sq, max_exp_avg_sq, step_size, one_minus_beta1, beta2,
-         one_minus_beta2, bias_correction2_sqrt, eps, amsgrad):
+         one_minus_beta2, bias_correction2_sqrt, eps, amsgrad, scratch=None):
     """Adam: m <- m + (1 - beta1)(g - m);  v <- beta2 v + (1 - beta2) g^2 (v_max <- max(v_max, v)
     with AMSGrad);  W <- W - step_size m / (sqrt(v) / sqrt(1 - beta2^t) + eps), where
     step_size = eta / (1 - beta1^t): torch.optim.Adam's arrangement of Kingma & Ba's bias
     corrections."""
-    for i in range(theta.shape[0]):
-        gi = g[i]
-        m = exp_avg[i] + one_minus_beta1 * (gi - exp_avg[i])
-        v = beta2 * exp_avg_sq[i] + one_minus_beta2 * (gi * gi)
-        exp_avg[i] = m
-        exp_avg_sq[i] = v
-        if amsgrad:
-            v = max(max_exp_avg_sq[i], v)
-            max_exp_avg_sq[i] = v
-        theta[i] -= step_size * (m / (np.sqrt(v) / bias_correction2_sqrt + eps))
-
-
-@_kernel
-def nesterov_correct(theta, g, delta_w, lr, beta):
-    """The notes' Nesterov after the look-ahead gradient g: W <- W - eta g;
-    Delta W <- beta Delta W - eta g."""
-    for i in range(theta.shape[0]):
-        s = lr * g[i]
-        theta[i] -= s
-        delta_w[i] = beta * delta_w[i] - s
+    fused = _compiled("adam", theta)
+    if fused is not None:
+        return fused(theta, g, exp_avg, exp_avg_sq, max_exp_avg_sq, step_size, one_minus_beta1,
+                     beta2, one_minus_beta2, bias_correction2_sqrt, eps, amsgrad)
+    f, s = theta.dtype.type, _scratch(scratch, theta)
+    np.subtract(g, exp_avg, out=s)
+    s *= f(one_minus_beta1)
+    exp_avg += s
+    exp_avg_sq *= f(beta2)
+    np.multiply(g, g, out=s)
+    s *= f(one_minus_beta2)
+    exp_avg_sq += s
+    v = exp_avg_sq
+    if amsgrad:
+        np.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
+        v = max_exp_avg_sq
+    np.sqrt(v, out=s)
+    s /= f(bias_correction2_sqrt)
+    s += f(eps)
+    np.divide(exp_avg, s, out=s)
+    s *= f(step_size)
+    theta -= s

@@ -51,13 +51,12 @@ class SGD(Optimizer):
         self.momentum_buffer = np.zeros_like(self.theta if self.momentum else self.theta[:0])
 
     def _update(self):
-        f = self.theta.dtype.type
         if self.momentum:
-            kernels.sgd_momentum(self.theta, self.grad, self.momentum_buffer, f(self.lr),
-                                 f(self.momentum), f(1.0 - self.dampening), self.nesterov,
-                                 self.step_count == 1)
+            kernels.sgd_momentum(self.theta, self.grad, self.momentum_buffer, self.lr,
+                                 self.momentum, 1.0 - self.dampening, self.nesterov,
+                                 self.step_count == 1, scratch=self._kernel_scratch)
         else:
-            kernels.add_scaled(self.theta, f(-self.lr), self.grad)
+            kernels.add_scaled(self.theta, -self.lr, self.grad, scratch=self._kernel_scratch)
 
 
 class Momentum(Optimizer):
@@ -82,8 +81,8 @@ class Momentum(Optimizer):
         self.delta_w = np.zeros_like(self.theta)
 
     def _update(self):
-        f = self.theta.dtype.type
-        kernels.momentum(self.theta, self.grad, self.delta_w, f(self.lr), f(self.beta))
+        kernels.momentum(self.theta, self.grad, self.delta_w, self.lr, self.beta,
+                         scratch=self._kernel_scratch)
 
 
 class Nesterov(Momentum):
@@ -106,10 +105,11 @@ class Nesterov(Momentum):
 
     def step(self, closure=None):
         self._require_closure(closure)
-        f = self.theta.dtype.type
-        kernels.add_scaled(self.theta, f(self.beta), self.delta_w)  # look ahead along Delta W
+        s = self._kernel_scratch
+        kernels.add_scaled(self.theta, self.beta, self.delta_w, scratch=s)  # look ahead
         loss = closure()
         self._regularize_grad()
         self.step_count += 1
-        kernels.nesterov_correct(self.theta, self.grad, self.delta_w, f(self.lr), f(self.beta))
+        kernels.nesterov_correct(self.theta, self.grad, self.delta_w, self.lr, self.beta,
+                                 scratch=s)
         return loss
