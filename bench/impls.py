@@ -77,7 +77,7 @@ def handgrad_optimizer(name, model, lr):
 
 
 class HandgradImpl:
-    """handgrad's public API, the raw step loop: forward, loss, zero_grad, backward, step."""
+    """handgrad's public API, the raw step loop: forward, loss, backward, step."""
 
     name = "handgrad"
 
@@ -93,8 +93,9 @@ class HandgradImpl:
         model, loss = self.model, self.loss
         y = model.forward(x)
         loss.forward(y, labels)
-        model.zero_grad()
-        model.backward_params(loss.backward())  # training's backward: no grad_x of the data
+        # training's backward (as handgrad.train's closure runs it): the gradients are written in
+        # place rather than zeroed and accumulated, and the data's grad_x is never formed
+        model.backward_params(loss.backward(), accumulate=False)
         self.opt.step()
 
     def train_epochs(self, x, labels, batch, epochs):

@@ -1,5 +1,5 @@
-"""Where the time of one handgrad step goes: every module's forward and backward, the loss, the
-zero_grad and the optimizer step, timed by wrapping the bound methods of one model (the library is
+"""Where the time of one handgrad step goes: every module's forward and backward, the loss and the
+optimizer step, timed by wrapping the bound methods of one model (the library is
 not touched). The container's own share (input validation) is its total less its modules'.
 """
 
@@ -17,9 +17,9 @@ from bench.workloads import SEED, load_data, step_flops
 def _wrap(obj, method: str, label: str, totals: dict) -> None:
     inner = getattr(obj, method)
 
-    def timed(*args):
+    def timed(*args, **kwargs):
         start = time.perf_counter()
-        out = inner(*args)
+        out = inner(*args, **kwargs)
         totals[label] += time.perf_counter() - start
         return out
 
@@ -39,11 +39,12 @@ def run_profile(w: dict) -> dict:
             label += f" {module.in_features}->{module.out_features}"
         order.append(label)
         _wrap(module, "forward", f"{label} forward", totals)
-        # training's backward: the first layer accumulates its parameter gradients only
-        _wrap(module, "backward_params" if i == 0 else "backward", f"{label} backward", totals)
+        # training's backward: gradients written in place, and the first layer forms its
+        # parameter gradients only
+        _wrap(module, "backward_params" if i == 0 else "backward_overwrite", f"{label} backward",
+              totals)
     _wrap(model, "forward", "model.forward (total)", totals)
     _wrap(model, "backward_params", "model.backward (total)", totals)
-    _wrap(model, "zero_grad", "zero_grad", totals)
     _wrap(impl.loss, "forward", "loss forward", totals)
     _wrap(impl.loss, "backward", "loss backward", totals)
     _wrap(impl.opt, "step", "optimizer step", totals)

@@ -131,3 +131,17 @@ def test_backward_with_wrong_grad_shape_or_before_forward():
     # (1, 2) would broadcast through tanh's backward to (5, 2) without the check
     with pytest.raises(ShapeError, match=r"grad_y has shape \(1, 2\).*\(5, 2\)"):
         model.backward(np.ones((1, 2)))
+
+
+@pytest.mark.parametrize("shape, where", [((3000, 700), (2999, 699)), ((2_500_000,), (0,)),
+                                          ((40, 300, 200), (39, 0, 199))])
+def test_large_arrays_are_checked_block_by_block_to_the_last_entry(shape, where):
+    from handgrad.nn.errors import NonFiniteError, check_finite
+    x = np.ones(shape, dtype=np.float32)
+    check_finite("x", x)
+    check_finite("x", x.T)  # non-contiguous
+    x[where] = np.inf
+    with pytest.raises(NonFiniteError, match="1 NaN or inf"):
+        check_finite("x", x)
+    with pytest.raises(NonFiniteError, match="1 NaN or inf"):
+        check_finite("x", x.T)
