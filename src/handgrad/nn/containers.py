@@ -27,25 +27,18 @@ class Sequential(Module):
             if not isinstance(module, Module):
                 raise TypeError(f"Sequential takes Modules, got {type(module).__name__} at {i}")
             self.children[str(i)] = module
+        # Fixed at construction, so the per-step paths (forward, backward, the input check) do not
+        # rebuild them from the children on every call.
+        self.layers: tuple[Module, ...] = tuple(modules)
+        self.in_features = next((m.in_features for m in modules
+                                 if getattr(m, "in_features", None) is not None), None)
         self.flatten(dtype or (self.dtype if self.parameters() else DEFAULT_DTYPE))
-
-    @property
-    def layers(self) -> list[Module]:
-        return list(self.children.values())
 
     def __getitem__(self, i: int) -> Module:
         return self.layers[i]
 
     def __len__(self) -> int:
         return len(self.children)
-
-    @property
-    def in_features(self) -> int | None:
-        for module in self.layers:
-            width = getattr(module, "in_features", None)
-            if width is not None:
-                return width
-        return None
 
     def check_input(self, x) -> np.ndarray:
         """The public boundary: a finite 2-D array whose width matches the first layer."""

@@ -65,8 +65,8 @@ class Linear(Module):
                 b.grad += grad_z.sum(axis=0)
         else:  # written in place: no temporary, no zero fill, no addition
             np.matmul(grad_z.T, self.x, out=W.grad)
-            if b is not None:
-                np.sum(grad_z, axis=0, out=b.grad)
+            if b is not None:  # along grad_z^T's rows: contiguous in the layout Linear produces
+                np.add.reduce(grad_z.T, axis=1, out=b.grad)
 
     def backward(self, grad_z: np.ndarray) -> np.ndarray:
         self.backward_params(grad_z)

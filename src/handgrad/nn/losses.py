@@ -202,7 +202,9 @@ def class_indices_checked(labels, n_classes, n_rows, who="loss") -> np.ndarray:
         if not np.issubdtype(labels.dtype, np.floating) or not np.all(labels == np.round(labels)):
             raise TypeError(f"{who}: class indices must be integers, got dtype {labels.dtype}")
         labels = labels.astype(np.int64)
-    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
+    # One pass for both bounds: viewed as unsigned, a negative index becomes a huge one.
+    unsigned = labels.view(labels.dtype.str.replace("i", "u"))
+    if labels.size and unsigned.max() >= n_classes:
         bad = labels[(labels < 0) | (labels >= n_classes)][0]
         raise IndexError(f"{who}: class index {bad} is out of range for {n_classes} classes")
     return labels
@@ -234,13 +236,15 @@ class CrossEntropy(_ClassTargets):
         shifted = z - z.max(axis=1, keepdims=True)
         e = np.exp(shifted)
         total = e.sum(axis=1, keepdims=True)
-        log_p = shifted - np.log(total)
-        self.p = e / total
+        self.p = np.divide(e, total, out=e)
         if d.ndim == 1 or (d.ndim == 2 and d.shape[1] == 1 and z.shape[1] > 1):
-            # Class indices: Div = -log p_c, read off directly; no one-hot rows are built.
+            # Class indices: Div = -log p_c = log sum_j exp(shifted_j) - shifted_c, read off per
+            # row: neither one-hot rows nor the whole log p are built.
             self.labels = class_indices_checked(d.ravel(), z.shape[1], z.shape[0], self.name)
             self.d = None
-            return float(-log_p[np.arange(len(z)), self.labels].sum() * self.scale)
+            picked = shifted[np.arange(len(z)), self.labels]
+            return float((np.log(total).sum() - picked.sum()) * self.scale)
+        log_p = shifted - np.log(total)
         self.labels = None
         self.d = self.targets_as_rows(z, d)
         self.target_mass = self.d.sum(axis=1, keepdims=True)
