@@ -158,8 +158,11 @@ class Optimizer:
 
     def _regularize_grad(self) -> None:
         """grad += lambda_2 M W + lambda_1 M sign(W), in place."""
+        l2 = self.weight_decay if self.l2_in_gradient else 0.0
+        if not (l2 or self.l1):
+            return  # the common case: no scratch buffer is ever made
         s = self._scratch
-        if self.weight_decay and self.l2_in_gradient:
+        if l2:
             self._masked(self.theta, s)
             s *= self.weight_decay
             self.grad += s
