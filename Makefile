@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 # the compiled optimizer loops: editing them re-runs the install, which rebuilds them
-FUSED  := src/handgrad/optim/_fused.c src/handgrad/optim/_fused_rules.h
+FUSED  := setup.py src/handgrad/optim/_fused.c src/handgrad/optim/_fused_rules.h
 
 .PHONY: demo test bench bench-quick clean
 
@@ -12,10 +12,12 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 $(VENV)/.installed: pyproject.toml $(FUSED) | $(BIN)/python
+	rm -f src/handgrad/optim/_fused*.so  # a failed (optional) build must not leave an old one
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
 $(VENV)/.dev-installed: pyproject.toml $(FUSED) | $(BIN)/python
+	rm -f src/handgrad/optim/_fused*.so
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@ $(VENV)/.installed
 

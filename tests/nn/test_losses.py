@@ -98,3 +98,25 @@ def test_fused_losses_are_stable_for_large_logits():
     bce = get_loss("bce_logits")
     assert bce(np.array([[800.0], [-800.0]]), np.array([0.0, 1.0])) == pytest.approx(800.0)
     assert np.isfinite(bce.backward()).all()
+
+
+@pytest.mark.parametrize("dtype", ["i1", "<i2", ">i2", "<i8", ">i8", "u1", "u8"])
+def test_class_index_range_holds_for_every_integer_dtype(dtype):
+    """300 classes: an int8 -1 viewed as uint8 would be 255, inside the range, if the check did
+    not widen the labels first."""
+    from handgrad.nn.losses import class_indices_checked
+    ok = class_indices_checked(np.array([0, 1, 2], dtype=dtype), 300, 3)
+    np.testing.assert_array_equal(ok, [0, 1, 2])
+    if np.dtype(dtype).kind == "i":
+        with pytest.raises(IndexError, match="class index -1 is out of range"):
+            class_indices_checked(np.array([0, -1, 2], dtype=dtype), 300, 3)
+    top = np.iinfo(np.dtype(dtype)).max
+    if top >= 300:
+        with pytest.raises(IndexError, match="out of range for 300 classes"):
+            class_indices_checked(np.array([0, 300, 2], dtype=dtype), 300, 3)
+
+
+def test_boolean_class_indices_are_refused():
+    from handgrad.nn.losses import class_indices_checked
+    with pytest.raises(TypeError, match="must be integers"):
+        class_indices_checked(np.array([True, False]), 3, 2)

@@ -17,10 +17,16 @@ def test_the_compiled_loops_were_built():
     assert kernels.FUSED, "handgrad.optim._fused was not built (pip install -e . needs a C compiler)"
 
 
-@pytest.fixture(params=["compiled", "numpy"], autouse=True)
+def use_numpy_forms(monkeypatch):
+    """What an install without a C compiler runs: no C module, FUSED False."""
+    monkeypatch.setattr(kernels, "_fused", None)
+    monkeypatch.setattr(kernels, "FUSED", False)
+
+
+@pytest.fixture(params=["compiled", "numpy"])
 def form(request, monkeypatch):
     if request.param == "numpy":
-        monkeypatch.setattr(kernels, "_fused", None)
+        use_numpy_forms(monkeypatch)
     return request.param
 
 
@@ -47,27 +53,30 @@ def run_adam(dtype, amsgrad, rule_dtype=None):
     coeffs = (f(1e-3 / (1 - 0.9**3)), f(0.1), f(0.999), f(0.001), f(np.sqrt(1 - 0.999**3)),
               f(1e-8), amsgrad)
     expected = adam_rule(*(x.astype(f) for x in (theta, g, m, v, vmax)), *coeffs)
-    kernels.adam(theta, g, m, v, vmax if amsgrad else vmax[:0],
-                 *(dtype(c) for c in coeffs[:-1]), amsgrad)
-    return (theta, m, v), expected
+    if not amsgrad:
+        vmax = vmax[:0].copy()   # unused: an empty vector, as Adam passes it
+    kernels.adam(theta, g, m, v, vmax, *(dtype(c) for c in coeffs[:-1]), amsgrad)
+    return (theta, m, v, vmax), expected
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("amsgrad", [False, True])
-def test_adam_kernel_is_the_rule(dtype, amsgrad):
+def test_adam_kernel_is_the_rule(form, dtype, amsgrad):
     got, expected = run_adam(dtype, amsgrad)
-    for x, y in zip(got, expected):
+    if not amsgrad:  # the running maximum is neither read nor written
+        got, expected = got[:3], expected[:3]
+    for x, y in zip(got, expected, strict=True):
         assert x.dtype == dtype
         np.testing.assert_array_equal(x, y)
 
 
-def test_float32_kernel_does_not_compute_in_float64():
-    (theta, _, _), expected64 = run_adam(np.float32, False, rule_dtype=np.float64)
+def test_float32_kernel_does_not_compute_in_float64(form):
+    (theta, _, _, _), expected64 = run_adam(np.float32, False, rule_dtype=np.float64)
     assert np.any(theta != expected64[0].astype(np.float32))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_sgd_and_momentum_kernels(dtype):
+def test_sgd_and_momentum_kernels(form, dtype):
     f = dtype
     theta, g, b, dw, _ = vectors(dtype)
     lr, mu, damp = f(0.05), f(0.9), f(0.7)
@@ -92,7 +101,7 @@ def test_sgd_and_momentum_kernels(dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_adagrad_kernel(dtype):
+def test_adagrad_kernel(form, dtype):
     theta, g, _, _, v = vectors(dtype)
     lr, eps = dtype(0.1), dtype(1e-10)
     t, s = theta.copy(), v.copy()
@@ -104,7 +113,7 @@ def test_adagrad_kernel(dtype):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("centered, with_momentum", [(False, False), (True, False),
                                                      (False, True), (True, True)])
-def test_rmsprop_kernel(dtype, centered, with_momentum):
+def test_rmsprop_kernel(form, dtype, centered, with_momentum):
     theta, g, m, buf, v = vectors(dtype)
     m = m * dtype(0.01)   # keep v - m^2 positive
     lr, alpha, c, eps, mu = (dtype(x) for x in (0.01, 0.99, 0.01, 1e-8, 0.9))
@@ -123,3 +132,63 @@ def test_rmsprop_kernel(dtype, centered, with_momentum):
         step = mu * buf + step
         np.testing.assert_array_equal(bb, step)
     np.testing.assert_array_equal(t, theta - lr * step)
+
+
+def test_amsgrad_maximum_keeps_nan_as_numpy_does(form):
+    theta, g, m, _, v = vectors(np.float32, n=4)
+    vmax = np.array([np.nan, 0.0, np.nan, 0.0], np.float32)
+    kernels.adam(theta, g, m, v, vmax, 1e-3, 0.1, 0.999, 0.001, 0.5, 1e-8, True)
+    assert np.isnan(vmax[[0, 2]]).all() and np.isnan(theta[[0, 2]]).all()
+    assert np.isfinite(vmax[[1, 3]]).all() and np.isfinite(theta[[1, 3]]).all()
+
+
+def bad_adam_calls():
+    """(description, theta, g, expected error): vectors the C loop must refuse before touching
+    memory, where reading them as float32 vectors of theta's length would be wrong."""
+    n = 64
+    f32 = lambda k=n: np.zeros(k, np.float32)   # noqa: E731
+    read_only = f32()
+    read_only.flags.writeable = False
+    shared = f32(2 * n)
+    return [
+        ("short gradient", f32(), f32(n - 1), ValueError),
+        ("float64 gradient", f32(), np.zeros(n, np.float64), TypeError),
+        ("float64 gradient of the same byte length", f32(), np.zeros(n // 2, np.float64),
+         TypeError),
+        ("big-endian gradient", f32(), np.zeros(n, ">f4"), TypeError),
+        ("strided gradient", f32(), f32(2 * n)[::2], TypeError),
+        ("bytes as gradient", f32(), bytes(4 * n), TypeError),
+        ("read-only parameters", read_only, f32(), TypeError),
+        ("gradient overlapping the parameters", shared[:n], shared[n // 2:n // 2 + n], ValueError),
+    ]
+
+
+@pytest.mark.parametrize("what, theta, g, error", bad_adam_calls(),
+                         ids=[c[0] for c in bad_adam_calls()])
+def test_the_compiled_loop_refuses_what_it_cannot_read_safely(what, theta, g, error):
+    loop = kernels._fused.adam_f32
+    before = theta.copy()
+    with pytest.raises(error, match="fused update: argument"):
+        loop(theta, g, np.zeros_like(before), np.zeros_like(before), before[:0].copy(),
+             1e-3, 0.1, 0.999, 0.001, 0.5, 1e-8, False)
+    np.testing.assert_array_equal(theta, before)
+
+
+def test_unused_state_may_be_empty_but_used_state_may_not():
+    theta, g, m, _, v = vectors(np.float32, n=8)
+    with pytest.raises(ValueError, match="argument 4 holds 0 elements"):
+        kernels._fused.adam_f32(theta, g, m, v, theta[:0].copy(), 1e-3, 0.1, 0.999, 0.001, 0.5,
+                                1e-8, True)
+    with pytest.raises(ValueError, match="argument 3 holds 0 elements"):
+        kernels._fused.rmsprop_f32(theta, g, v, theta[:0].copy(), theta[:0].copy(), 0.01, 0.99,
+                                   0.01, 1e-8, 0.0, True, False)
+
+
+def test_dtypes_without_a_compiled_loop_run_the_numpy_form():
+    """A big-endian model (what a file written elsewhere may hold) updates correctly."""
+    theta, g, m, _, v = vectors(np.float64, n=16)
+    expected = adam_rule(theta, g, m, v, v, 1e-3, 0.1, 0.999, 0.001, 0.5, 1e-8, False)
+    big = [x.astype(">f8") for x in (theta, g, m, v)]
+    kernels.adam(*big, big[0][:0].copy(), 1e-3, 0.1, 0.999, 0.001, 0.5, 1e-8, False)
+    for x, y in zip(big[:1] + big[2:], (expected[0], expected[1], expected[2]), strict=True):
+        np.testing.assert_array_equal(x, y)

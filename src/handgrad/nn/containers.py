@@ -38,7 +38,7 @@ class Sequential(Module):
         return self.layers[i]
 
     def __len__(self) -> int:
-        return len(self.children)
+        return len(self.layers)
 
     def check_input(self, x) -> np.ndarray:
         """The public boundary: a finite 2-D array whose width matches the first layer."""

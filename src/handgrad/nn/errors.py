@@ -37,9 +37,9 @@ def _all_finite(x: np.ndarray) -> bool:
     """np.isfinite(x).all() without a boolean copy of a large x (MNIST's 47 M entries: 47 MB)."""
     if x.size <= _BLOCK or x.ndim == 0:
         return bool(np.isfinite(x).all())
-    rows = x.reshape(len(x), -1) if x.ndim > 1 else x
-    step = max(1, _BLOCK // max(1, rows[0].size))
-    return all(np.isfinite(rows[i:i + step]).all() for i in range(0, len(rows), step))
+    # Slices along the first axis are views whatever the memory order (a reshape may copy).
+    step = max(1, _BLOCK // (x.size // len(x)))
+    return all(np.isfinite(x[i:i + step]).all() for i in range(0, len(x), step))
 
 
 def check_finite(name: str, x: np.ndarray) -> None:

@@ -202,9 +202,11 @@ def class_indices_checked(labels, n_classes, n_rows, who="loss") -> np.ndarray:
         if not np.issubdtype(labels.dtype, np.floating) or not np.all(labels == np.round(labels)):
             raise TypeError(f"{who}: class indices must be integers, got dtype {labels.dtype}")
         labels = labels.astype(np.int64)
-    # One pass for both bounds: viewed as unsigned, a negative index becomes a huge one.
-    unsigned = labels.view(labels.dtype.str.replace("i", "u"))
-    if labels.size and unsigned.max() >= n_classes:
+    # One pass for both bounds: as unsigned, a negative index is a huge one. That holds at the
+    # width of intp (a narrower type would wrap -1 to 255 < n_classes), so convert first; int64
+    # labels, the usual kind, are intp already and are not copied.
+    labels = labels.astype(np.intp, copy=False)
+    if labels.size and labels.view(np.uintp).max() >= n_classes:
         bad = labels[(labels < 0) | (labels >= n_classes)][0]
         raise IndexError(f"{who}: class index {bad} is out of range for {n_classes} classes")
     return labels

@@ -6,8 +6,9 @@
  * start-up. kernels.py holds the same rules in NumPy, which the tests hold these to bit for bit and
  * which run wherever this module could not be built.
  *
- * Each function takes contiguous buffers (NumPy arrays) of one element type, float32 (suffix
- * _f32) or float64 (_f64); kernels.py picks by dtype. Built with -fno-math-errno so that sqrt
+ * Each function takes contiguous, non-overlapping NumPy arrays of one native element type,
+ * float32 (suffix _f32) or float64 (_f64), and checks all of that before it touches memory;
+ * kernels.py picks the suffix by dtype. Built with -fno-math-errno so that sqrt
  * vectorises; no -ffast-math and no FMA contraction (-ffp-contract=off): every operation is
  * rounded as NumPy rounds it. */
 
@@ -15,21 +16,52 @@
 #include <Python.h>
 #include <math.h>
 
-static void release(Py_buffer **buffers, int count)
+static void release_views(Py_buffer *views, int count)
 {
     for (int i = 0; i < count; i++)
-        PyBuffer_Release(buffers[i]);
+        PyBuffer_Release(&views[i]);
 }
 
-/* 1 if every buffer holds `len` bytes; otherwise 0 with a ValueError naming the lengths. */
-static int same_lengths(Py_buffer **buffers, int count, Py_ssize_t len)
+/* One argument as a contiguous vector of the given element type (format character and size):
+ * a NumPy array of another dtype or byte order, a strided view or, for a written argument, a
+ * read-only array raises instead of being reinterpreted. 1 on success, else 0 with an exception
+ * set and nothing held. */
+static int get_vector(PyObject *object, Py_buffer *view, char mode, char typecode,
+                      Py_ssize_t itemsize, int index)
+{
+    int flags = PyBUF_FORMAT | PyBUF_C_CONTIGUOUS | (mode == 'w' ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(object, view, flags) < 0) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "fused update: argument %d must be a contiguous%s array "
+                     "of %s", index, mode == 'w' ? ", writable" : "",
+                     typecode == 'f' ? "float32" : "float64");
+        return 0;
+    }
+    const char *format = view->format;
+    if (format != NULL && (format[0] == '<' || format[0] == '=' || format[0] == '@'))
+        format++;  /* native byte order written out: '<' on the little-endian machines built for */
+    if (view->itemsize != itemsize || format == NULL || format[0] != typecode || format[1]) {
+        PyErr_Format(PyExc_TypeError, "fused update: argument %d has element format '%s', "
+                     "expected %s", index, view->format ? view->format : "B",
+                     typecode == 'f' ? "float32" : "float64");
+        PyBuffer_Release(view);
+        return 0;
+    }
+    return 1;
+}
+
+/* 1 if no two non-empty buffers share memory: the loops take their arguments as restrict
+ * pointers, and an update that read what it had just written would be another update. */
+static int disjoint(Py_buffer *views, int count)
 {
     for (int i = 0; i < count; i++) {
-        if (buffers[i]->len != len) {
-            PyErr_Format(PyExc_ValueError,
-                         "fused update: vector %d holds %zd bytes, the parameters %zd", i,
-                         buffers[i]->len, len);
-            return 0;
+        for (int j = i + 1; j < count; j++) {
+            const char *a = views[i].buf, *b = views[j].buf;
+            if (views[i].len && views[j].len && a < b + views[j].len && b < a + views[i].len) {
+                PyErr_Format(PyExc_ValueError, "fused update: arguments %d and %d overlap in "
+                             "memory", i, j);
+                return 0;
+            }
         }
     }
     return 1;
@@ -38,18 +70,22 @@ static int same_lengths(Py_buffer **buffers, int count, Py_ssize_t len)
 #define T float
 #define NAME(f) f##_f32
 #define SQRT sqrtf
+#define TYPECODE 'f'
 #include "_fused_rules.h"
 #undef T
 #undef NAME
 #undef SQRT
+#undef TYPECODE
 
 #define T double
 #define NAME(f) f##_f64
 #define SQRT sqrt
+#define TYPECODE 'd'
 #include "_fused_rules.h"
 #undef T
 #undef NAME
 #undef SQRT
+#undef TYPECODE
 
 #define BOTH(f) {#f "_f32", f##_f32, METH_VARARGS, NULL}, {#f "_f64", f##_f64, METH_VARARGS, NULL}
 
@@ -60,9 +96,11 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_fused",
-    "The optimizers' update rules as single compiled passes (see handgrad.optim.kernels).", -1,
-    methods
+    PyModuleDef_HEAD_INIT,
+    .m_name = "_fused",
+    .m_doc = "The optimizers' update rules as single compiled passes (see handgrad.optim.kernels).",
+    .m_size = -1,
+    .m_methods = methods,
 };
 
 PyMODINIT_FUNC PyInit__fused(void)

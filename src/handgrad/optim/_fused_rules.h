@@ -88,132 +88,164 @@ static void NAME(adam_loop)(Py_ssize_t n, T *restrict theta, const T *restrict g
         T v = beta2 * exp_avg_sq[i] + one_minus_beta2 * (gi * gi);
         exp_avg[i] = m;
         exp_avg_sq[i] = v;
-        if (amsgrad) {
-            v = max_exp_avg_sq[i] > v ? max_exp_avg_sq[i] : v;
+        if (amsgrad) {  /* np.maximum's rule: a NaN on either side wins */
+            T a = max_exp_avg_sq[i];
+            v = (a > v || a != a) ? a : v;
             max_exp_avg_sq[i] = v;
         }
         theta[i] -= step_size * (m / (SQRT(v) / bias_correction2_sqrt + eps));
     }
 }
 
-/* --- the Python-facing wrappers: parse, check lengths, release the GIL, run the loop --------- */
+/* --- the Python-facing wrappers: check the vectors, release the GIL, run the loop ----------- */
+
+/* Acquire the vectors (modes: 'w' written, 'r' read, one letter each) as contiguous, pairwise
+ * disjoint arrays of T, each as long as the parameters unless `in_use` (NULL: all in use) marks it
+ * as unused by this call (grad_avg without centering, say), when any length is accepted.
+ * 1 on success; else 0 with an exception set and nothing held. */
+static int NAME(get_vectors)(PyObject **objects, Py_buffer *views, const char *modes, int count,
+                             const int *in_use)
+{
+    for (int i = 0; i < count; i++) {
+        if (!get_vector(objects[i], &views[i], modes[i], TYPECODE, sizeof(T), i)) {
+            release_views(views, i);
+            return 0;
+        }
+    }
+    Py_ssize_t len = views[0].len;
+    for (int i = 1; i < count; i++) {
+        if ((in_use == NULL || in_use[i]) && views[i].len != len) {
+            PyErr_Format(PyExc_ValueError, "fused update: argument %d holds %zd elements, the "
+                         "parameters %zd", i, views[i].len / (Py_ssize_t)sizeof(T),
+                         len / (Py_ssize_t)sizeof(T));
+            release_views(views, count);
+            return 0;
+        }
+    }
+    if (!disjoint(views, count)) {
+        release_views(views, count);
+        return 0;
+    }
+    return 1;
+}
 
 static PyObject *NAME(add_scaled)(PyObject *self, PyObject *args)
 {
-    Py_buffer x, y;
+    PyObject *o[2];
+    Py_buffer v[2];
     double alpha;
-    if (!PyArg_ParseTuple(args, "w*dy*", &x, &alpha, &y))
+    if (!PyArg_ParseTuple(args, "OdO", &o[0], &alpha, &o[1])
+        || !NAME(get_vectors)(o, v, "wr", 2, NULL))
         return NULL;
-    Py_buffer *all[] = {&x, &y};
-    if (!same_lengths(all, 2, x.len)) { release(all, 2); return NULL; }
     Py_BEGIN_ALLOW_THREADS
-    NAME(add_scaled_loop)(x.len / sizeof(T), x.buf, (T)alpha, y.buf);
+    NAME(add_scaled_loop)(v[0].len / sizeof(T), v[0].buf, (T)alpha, v[1].buf);
     Py_END_ALLOW_THREADS
-    release(all, 2);
+    release_views(v, 2);
     Py_RETURN_NONE;
 }
 
 static PyObject *NAME(sgd_momentum)(PyObject *self, PyObject *args)
 {
-    Py_buffer theta, g, b;
+    PyObject *o[3];
+    Py_buffer v[3];
     double lr, mu, one_minus_tau;
     int nesterov, first;
-    if (!PyArg_ParseTuple(args, "w*y*w*dddpp", &theta, &g, &b, &lr, &mu, &one_minus_tau,
-                          &nesterov, &first))
+    if (!PyArg_ParseTuple(args, "OOOdddpp", &o[0], &o[1], &o[2], &lr, &mu, &one_minus_tau,
+                          &nesterov, &first)
+        || !NAME(get_vectors)(o, v, "wrw", 3, NULL))
         return NULL;
-    Py_buffer *all[] = {&theta, &g, &b};
-    if (!same_lengths(all, 3, theta.len)) { release(all, 3); return NULL; }
     Py_BEGIN_ALLOW_THREADS
-    NAME(sgd_momentum_loop)(theta.len / sizeof(T), theta.buf, g.buf, b.buf, (T)lr, (T)mu,
+    NAME(sgd_momentum_loop)(v[0].len / sizeof(T), v[0].buf, v[1].buf, v[2].buf, (T)lr, (T)mu,
                             (T)one_minus_tau, nesterov, first);
     Py_END_ALLOW_THREADS
-    release(all, 3);
+    release_views(v, 3);
     Py_RETURN_NONE;
 }
 
 static PyObject *NAME(momentum)(PyObject *self, PyObject *args)
 {
-    Py_buffer theta, g, d;
+    PyObject *o[3];
+    Py_buffer v[3];
     double lr, beta;
-    if (!PyArg_ParseTuple(args, "w*y*w*dd", &theta, &g, &d, &lr, &beta))
+    if (!PyArg_ParseTuple(args, "OOOdd", &o[0], &o[1], &o[2], &lr, &beta)
+        || !NAME(get_vectors)(o, v, "wrw", 3, NULL))
         return NULL;
-    Py_buffer *all[] = {&theta, &g, &d};
-    if (!same_lengths(all, 3, theta.len)) { release(all, 3); return NULL; }
     Py_BEGIN_ALLOW_THREADS
-    NAME(momentum_loop)(theta.len / sizeof(T), theta.buf, g.buf, d.buf, (T)lr, (T)beta);
+    NAME(momentum_loop)(v[0].len / sizeof(T), v[0].buf, v[1].buf, v[2].buf, (T)lr, (T)beta);
     Py_END_ALLOW_THREADS
-    release(all, 3);
+    release_views(v, 3);
     Py_RETURN_NONE;
 }
 
 static PyObject *NAME(nesterov_correct)(PyObject *self, PyObject *args)
 {
-    Py_buffer theta, g, d;
+    PyObject *o[3];
+    Py_buffer v[3];
     double lr, beta;
-    if (!PyArg_ParseTuple(args, "w*y*w*dd", &theta, &g, &d, &lr, &beta))
+    if (!PyArg_ParseTuple(args, "OOOdd", &o[0], &o[1], &o[2], &lr, &beta)
+        || !NAME(get_vectors)(o, v, "wrw", 3, NULL))
         return NULL;
-    Py_buffer *all[] = {&theta, &g, &d};
-    if (!same_lengths(all, 3, theta.len)) { release(all, 3); return NULL; }
     Py_BEGIN_ALLOW_THREADS
-    NAME(nesterov_correct_loop)(theta.len / sizeof(T), theta.buf, g.buf, d.buf, (T)lr, (T)beta);
+    NAME(nesterov_correct_loop)(v[0].len / sizeof(T), v[0].buf, v[1].buf, v[2].buf, (T)lr,
+                                (T)beta);
     Py_END_ALLOW_THREADS
-    release(all, 3);
+    release_views(v, 3);
     Py_RETURN_NONE;
 }
 
 static PyObject *NAME(adagrad)(PyObject *self, PyObject *args)
 {
-    Py_buffer theta, g, v;
+    PyObject *o[3];
+    Py_buffer v[3];
     double lr, eps;
-    if (!PyArg_ParseTuple(args, "w*y*w*dd", &theta, &g, &v, &lr, &eps))
+    if (!PyArg_ParseTuple(args, "OOOdd", &o[0], &o[1], &o[2], &lr, &eps)
+        || !NAME(get_vectors)(o, v, "wrw", 3, NULL))
         return NULL;
-    Py_buffer *all[] = {&theta, &g, &v};
-    if (!same_lengths(all, 3, theta.len)) { release(all, 3); return NULL; }
     Py_BEGIN_ALLOW_THREADS
-    NAME(adagrad_loop)(theta.len / sizeof(T), theta.buf, g.buf, v.buf, (T)lr, (T)eps);
+    NAME(adagrad_loop)(v[0].len / sizeof(T), v[0].buf, v[1].buf, v[2].buf, (T)lr, (T)eps);
     Py_END_ALLOW_THREADS
-    release(all, 3);
+    release_views(v, 3);
     Py_RETURN_NONE;
 }
 
 static PyObject *NAME(rmsprop)(PyObject *self, PyObject *args)
 {
-    Py_buffer theta, g, sq, avg, buf;
+    PyObject *o[5];
+    Py_buffer v[5];
     double lr, alpha, one_minus_alpha, eps, mu;
     int centered, with_momentum;
-    if (!PyArg_ParseTuple(args, "w*y*w*w*w*dddddpp", &theta, &g, &sq, &avg, &buf, &lr, &alpha,
+    if (!PyArg_ParseTuple(args, "OOOOOdddddpp", &o[0], &o[1], &o[2], &o[3], &o[4], &lr, &alpha,
                           &one_minus_alpha, &eps, &mu, &centered, &with_momentum))
         return NULL;
-    Py_buffer *all[] = {&theta, &g, &sq, &avg, &buf};
-    int ok = same_lengths(all, 3, theta.len)
-             && (!centered || same_lengths(&all[3], 1, theta.len))
-             && (!with_momentum || same_lengths(&all[4], 1, theta.len));
-    if (!ok) { release(all, 5); return NULL; }
+    const int in_use[5] = {1, 1, 1, centered, with_momentum};
+    if (!NAME(get_vectors)(o, v, "wrwww", 5, in_use))
+        return NULL;
     Py_BEGIN_ALLOW_THREADS
-    NAME(rmsprop_loop)(theta.len / sizeof(T), theta.buf, g.buf, sq.buf, avg.buf, buf.buf, (T)lr,
-                       (T)alpha, (T)one_minus_alpha, (T)eps, (T)mu, centered, with_momentum);
+    NAME(rmsprop_loop)(v[0].len / sizeof(T), v[0].buf, v[1].buf, v[2].buf, v[3].buf, v[4].buf,
+                       (T)lr, (T)alpha, (T)one_minus_alpha, (T)eps, (T)mu, centered,
+                       with_momentum);
     Py_END_ALLOW_THREADS
-    release(all, 5);
+    release_views(v, 5);
     Py_RETURN_NONE;
 }
 
 static PyObject *NAME(adam)(PyObject *self, PyObject *args)
 {
-    Py_buffer theta, g, m, v, vmax;
+    PyObject *o[5];
+    Py_buffer v[5];
     double step_size, one_minus_beta1, beta2, one_minus_beta2, bc2_sqrt, eps;
     int amsgrad;
-    if (!PyArg_ParseTuple(args, "w*y*w*w*w*ddddddp", &theta, &g, &m, &v, &vmax, &step_size,
+    if (!PyArg_ParseTuple(args, "OOOOOddddddp", &o[0], &o[1], &o[2], &o[3], &o[4], &step_size,
                           &one_minus_beta1, &beta2, &one_minus_beta2, &bc2_sqrt, &eps, &amsgrad))
         return NULL;
-    Py_buffer *all[] = {&theta, &g, &m, &v, &vmax};
-    int ok = same_lengths(all, 4, theta.len)
-             && (!amsgrad || same_lengths(&all[4], 1, theta.len));
-    if (!ok) { release(all, 5); return NULL; }
+    const int in_use[5] = {1, 1, 1, 1, amsgrad};
+    if (!NAME(get_vectors)(o, v, "wrwww", 5, in_use))
+        return NULL;
     Py_BEGIN_ALLOW_THREADS
-    NAME(adam_loop)(theta.len / sizeof(T), theta.buf, g.buf, m.buf, v.buf, vmax.buf,
+    NAME(adam_loop)(v[0].len / sizeof(T), v[0].buf, v[1].buf, v[2].buf, v[3].buf, v[4].buf,
                     (T)step_size, (T)one_minus_beta1, (T)beta2, (T)one_minus_beta2,
                     (T)bc2_sqrt, (T)eps, amsgrad);
     Py_END_ALLOW_THREADS
-    release(all, 5);
+    release_views(v, 5);
     Py_RETURN_NONE;
 }

@@ -10,9 +10,10 @@ holds the two to the same bits in float32 and float64.
 
 Conventions:
 
-- Every function updates its arrays in place and returns nothing. The vectors are 1-D, contiguous
-  and of one dtype (float32 or float64); coefficients are Python floats, rounded to that dtype
-  once, so a float32 model is updated in float32 arithmetic as NumPy and PyTorch do.
+- Every function updates its arrays in place and returns nothing. The vectors are 1-D, contiguous,
+  of one dtype and do not overlap (the C loops check all of this and raise otherwise); the
+  coefficients (lr is the notes' eta) are Python floats, rounded to that dtype once, so a float32
+  model is updated in float32 arithmetic as NumPy and PyTorch do.
 - ``scratch`` (NumPy form only) is a buffer the size of theta for intermediate results, made per
   call when not given.
 - The C loops are serial: deterministic, and the BLAS threads keep the second core.
@@ -30,11 +31,17 @@ except ImportError:  # no C compiler at install time: the NumPy rules below serv
     FUSED = False
 
 
+# The C loops exist for the two native float types; anything else (a big-endian array, say) runs
+# the NumPy form, which handles every dtype.
+_SUFFIX = {np.dtype(np.float32): "_f32", np.dtype(np.float64): "_f64"}
+
+
 def _compiled(name: str, theta: np.ndarray):
-    """The compiled loop for theta's dtype, or None (NumPy form) without the C module."""
-    if _fused is None:
+    """The compiled loop for theta's dtype, or None (run the NumPy form)."""
+    suffix = _SUFFIX.get(theta.dtype)
+    if _fused is None or suffix is None:
         return None
-    return getattr(_fused, f"{name}_f32" if theta.dtype == np.float32 else f"{name}_f64")
+    return getattr(_fused, name + suffix)
 
 
 def _scratch(scratch, theta):
@@ -74,7 +81,8 @@ def sgd_momentum(theta, g, b, lr, mu, one_minus_tau, nesterov, first, scratch=No
 
 
 def momentum(theta, g, delta_w, lr, beta, scratch=None):
-    """The notes' momentum: Delta W <- beta Delta W - eta g;  W <- W + Delta W."""
+    """The notes' momentum (001, "Momentum Update"): Delta W <- beta Delta W - eta g;
+    W <- W + Delta W."""
     fused = _compiled("momentum", theta)
     if fused is not None:
         return fused(theta, g, delta_w, lr, beta)
@@ -86,7 +94,7 @@ def momentum(theta, g, delta_w, lr, beta, scratch=None):
 
 
 def nesterov_correct(theta, g, delta_w, lr, beta, scratch=None):
-    """The notes' Nesterov after the look-ahead gradient g:
+    """The notes' Nesterov (001, "Training with Nestorov") after the look-ahead gradient g:
     W <- W - eta g;  Delta W <- beta Delta W - eta g."""
     fused = _compiled("nesterov_correct", theta)
     if fused is not None:
@@ -99,7 +107,7 @@ def nesterov_correct(theta, g, delta_w, lr, beta, scratch=None):
 
 
 def adagrad(theta, g, sum_sq, lr, eps, scratch=None):
-    """AdaGrad: v <- v + g^2;  W <- W - eta_t g / (sqrt(v) + eps)."""
+    """AdaGrad (Duchi, Hazan & Singer 2011): v <- v + g^2;  W <- W - eta_t g / (sqrt(v) + eps)."""
     fused = _compiled("adagrad", theta)
     if fused is not None:
         return fused(theta, g, sum_sq, lr, eps)
@@ -115,7 +123,7 @@ def adagrad(theta, g, sum_sq, lr, eps, scratch=None):
 
 def rmsprop(theta, g, square_avg, grad_avg, buf, lr, alpha, one_minus_alpha, eps, mu, centered,
             with_momentum, scratch=None):
-    """RMSProp: v <- alpha v + (1 - alpha) g^2;  a = sqrt(v - m^2) + eps (centered, with
+    """RMSProp (Tieleman & Hinton 2012; centered: Graves 2013): v <- alpha v + (1 - alpha) g^2;  a = sqrt(v - m^2) + eps (centered, with
     m <- m + (1 - alpha)(g - m)) or sqrt(v) + eps;  b <- mu b + g / a, W <- W - eta b (momentum)
     or W <- W - eta g / a."""
     fused = _compiled("rmsprop", theta)
@@ -148,7 +156,7 @@ def rmsprop(theta, g, square_avg, grad_avg, buf, lr, alpha, one_minus_alpha, eps
 
 def adam(theta, g, exp_avg, exp_avg_sq, max_exp_avg_sq, step_size, one_minus_beta1, beta2,
          one_minus_beta2, bias_correction2_sqrt, eps, amsgrad, scratch=None):
-    """Adam: m <- m + (1 - beta1)(g - m);  v <- beta2 v + (1 - beta2) g^2 (v_max <- max(v_max, v)
+    """Adam (Kingma & Ba 2015): m <- m + (1 - beta1)(g - m);  v <- beta2 v + (1 - beta2) g^2 (v_max <- max(v_max, v)
     with AMSGrad);  W <- W - step_size m / (sqrt(v) / sqrt(1 - beta2^t) + eps), where
     step_size = eta / (1 - beta1^t): torch.optim.Adam's arrangement of Kingma & Ba's bias
     corrections."""
