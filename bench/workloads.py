@@ -20,10 +20,10 @@ OPTIMIZER_WORDS = {"sgd": 3, "momentum": 5, "adam": 7}
 
 
 def _train(name, title, sizes, batch, samples, data="synthetic", optimizer="adam", lr=1e-3,
-           epochs=1, reps=1, impls=IMPLS, memory=False):
+           epochs=1, reps=1, impls=IMPLS, memory=False, criteria=False):
     return {"name": name, "kind": "train", "title": title, "sizes": sizes, "batch": batch,
             "samples": samples, "data": data, "optimizer": optimizer, "lr": lr, "epochs": epochs,
-            "reps": reps, "impls": list(impls), "memory": memory}
+            "reps": reps, "impls": list(impls), "memory": memory, "criteria": criteria}
 
 
 def workloads(quick: bool = False) -> list[dict]:
@@ -33,10 +33,10 @@ def workloads(quick: bool = False) -> list[dict]:
     narrow = 256 if quick else 10_000
     return [
         _train("mnist_mlp", f"{'-'.join(map(str, wide))}, ReLU, softmax CE, Adam, batch 128, "
-               f"{n:,} samples, 1 epoch", wide, 128, n, memory=True),
+               f"{n:,} samples, 1 epoch", wide, 128, n, memory=True, criteria=True),
         _train("digits", "64-32-10 on digits (1,797 x 64), ReLU, Adam, batch 32, 1 epoch",
                [64, 32, 10], 32, 1_797, data="digits", epochs=1 if quick else 20,
-               reps=1 if quick else 5),
+               reps=1 if quick else 5, criteria=True),
         _train("deep_narrow", f"784-(256 x 10)-10, ReLU, Adam, batch 128, {narrow:,} samples, "
                "1 epoch", [784] + [256] * 10 + [10], 128, narrow, reps=1 if quick else 3),
         _train("full_batch", f"784-256-256-10, full-batch gradient descent on {n:,} samples, "
