@@ -170,7 +170,7 @@ def test_the_compiled_loop_refuses_what_it_cannot_read_safely(what, theta, g, er
     before = theta.copy()
     with pytest.raises(error, match="fused update: argument"):
         loop(theta, g, np.zeros_like(before), np.zeros_like(before), before[:0].copy(),
-             1e-3, 0.1, 0.999, 0.001, 0.5, 1e-8, False)
+             1e-3, 0.1, 0.999, 0.001, 0.5, 1e-8, False, 0.0, before[:0].copy())
     np.testing.assert_array_equal(theta, before)
 
 
@@ -178,7 +178,7 @@ def test_unused_state_may_be_empty_but_used_state_may_not():
     theta, g, m, _, v = vectors(np.float32, n=8)
     with pytest.raises(ValueError, match="argument 4 holds 0 elements"):
         kernels._fused.adam_f32(theta, g, m, v, theta[:0].copy(), 1e-3, 0.1, 0.999, 0.001, 0.5,
-                                1e-8, True)
+                                1e-8, True, 0.0, theta[:0].copy())
     with pytest.raises(ValueError, match="argument 3 holds 0 elements"):
         kernels._fused.rmsprop_f32(theta, g, v, theta[:0].copy(), theta[:0].copy(), 0.01, 0.99,
                                    0.01, 1e-8, 0.0, True, False)
@@ -192,3 +192,29 @@ def test_dtypes_without_a_compiled_loop_run_the_numpy_form():
     kernels.adam(*big, big[0][:0].copy(), 1e-3, 0.1, 0.999, 0.001, 0.5, 1e-8, False)
     for x, y in zip(big[:1] + big[2:], (expected[0], expected[1], expected[2]), strict=True):
         np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("masked", [False, True])
+def test_adamw_decay_is_folded_into_the_adam_pass(form, dtype, masked):
+    """W <- W - (M W) eta lambda, then Adam's step: AdamW in one pass, the same bits as the two."""
+    theta, g, m, _, v = vectors(dtype)
+    mask = (np.arange(theta.size) % 3 != 0).astype(dtype) if masked else None
+    decay = dtype(1e-3 * 0.1)
+    coeffs = tuple(dtype(c) for c in (1e-3 / (1 - 0.9**3), 0.1, 0.999, 0.001,
+                                      np.sqrt(1 - 0.999**3), 1e-8))
+    decayed = theta - (theta * (mask if masked else 1)) * decay
+    if masked:  # biases (M = 0) keep their value, weights shrink
+        assert np.array_equal(decayed[mask == 0], theta[mask == 0])
+        assert np.all(np.abs(decayed[mask == 1]) <= np.abs(theta[mask == 1]))
+    expected = adam_rule(decayed, g, m, v, v, *coeffs, False)
+    kernels.adam(theta, g, m, v, theta[:0].copy(), *coeffs, False, decay=decay, mask=mask)
+    for x, y in zip((theta, m, v), expected[:3], strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_a_decay_mask_of_the_wrong_length_is_refused():
+    theta, g, m, _, v = vectors(np.float32, n=8)
+    with pytest.raises(ValueError, match="decay mask"):
+        kernels._fused.adam_f32(theta, g, m, v, theta[:0].copy(), 1e-3, 0.1, 0.999, 0.001, 0.5,
+                                1e-8, False, 1e-4, np.ones(7, np.float32))

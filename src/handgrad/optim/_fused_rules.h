@@ -80,9 +80,12 @@ static void NAME(rmsprop_loop)(Py_ssize_t n, T *restrict theta, const T *restric
 static void NAME(adam_loop)(Py_ssize_t n, T *restrict theta, const T *restrict g,
                             T *restrict exp_avg, T *restrict exp_avg_sq,
                             T *restrict max_exp_avg_sq, T step_size, T one_minus_beta1, T beta2,
-                            T one_minus_beta2, T bias_correction2_sqrt, T eps, int amsgrad)
+                            T one_minus_beta2, T bias_correction2_sqrt, T eps, int amsgrad,
+                            T decay, const T *restrict mask, int masked)
 {
     for (Py_ssize_t i = 0; i < n; i++) {
+        if (decay != 0)  /* AdamW's decoupled decay, W <- W - eta lambda M W, before the step */
+            theta[i] -= (masked ? theta[i] * mask[i] : theta[i]) * decay;
         T gi = g[i];
         T m = exp_avg[i] + one_minus_beta1 * (gi - exp_avg[i]);
         T v = beta2 * exp_avg_sq[i] + one_minus_beta2 * (gi * gi);
@@ -231,21 +234,31 @@ static PyObject *NAME(rmsprop)(PyObject *self, PyObject *args)
 
 static PyObject *NAME(adam)(PyObject *self, PyObject *args)
 {
-    PyObject *o[5];
-    Py_buffer v[5];
-    double step_size, one_minus_beta1, beta2, one_minus_beta2, bc2_sqrt, eps;
+    PyObject *o[6];
+    Py_buffer v[6];
+    double step_size, one_minus_beta1, beta2, one_minus_beta2, bc2_sqrt, eps, decay;
     int amsgrad;
-    if (!PyArg_ParseTuple(args, "OOOOOddddddp", &o[0], &o[1], &o[2], &o[3], &o[4], &step_size,
-                          &one_minus_beta1, &beta2, &one_minus_beta2, &bc2_sqrt, &eps, &amsgrad))
+    if (!PyArg_ParseTuple(args, "OOOOOddddddpdO", &o[0], &o[1], &o[2], &o[3], &o[4], &step_size,
+                          &one_minus_beta1, &beta2, &one_minus_beta2, &bc2_sqrt, &eps, &amsgrad,
+                          &decay, &o[5]))
         return NULL;
-    const int in_use[5] = {1, 1, 1, 1, amsgrad};
-    if (!NAME(get_vectors)(o, v, "wrwww", 5, in_use))
+    /* the decay mask may be empty: every entry decays (decay_biases=True) */
+    const int in_use[6] = {1, 1, 1, 1, amsgrad, 0};
+    if (!NAME(get_vectors)(o, v, "wrwwwr", 6, in_use))
         return NULL;
+    int masked = v[5].len > 0;
+    if (masked && v[5].len != v[0].len) {
+        PyErr_Format(PyExc_ValueError, "fused update: argument 13 (the decay mask) holds %zd "
+                     "elements, the parameters %zd", v[5].len / (Py_ssize_t)sizeof(T),
+                     v[0].len / (Py_ssize_t)sizeof(T));
+        release_views(v, 6);
+        return NULL;
+    }
     Py_BEGIN_ALLOW_THREADS
     NAME(adam_loop)(v[0].len / sizeof(T), v[0].buf, v[1].buf, v[2].buf, v[3].buf, v[4].buf,
                     (T)step_size, (T)one_minus_beta1, (T)beta2, (T)one_minus_beta2,
-                    (T)bc2_sqrt, (T)eps, amsgrad);
+                    (T)bc2_sqrt, (T)eps, amsgrad, (T)decay, v[5].buf, masked);
     Py_END_ALLOW_THREADS
-    release_views(v, 5);
+    release_views(v, 6);
     Py_RETURN_NONE;
 }

@@ -115,7 +115,10 @@ class Adam(Optimizer):
         kernels.adam(self.theta, self.grad, self.exp_avg, self.exp_avg_sq, self.max_exp_avg_sq,
                      self.lr / (1.0 - self.beta1 ** t), 1.0 - self.beta1, self.beta2,
                      1.0 - self.beta2, math.sqrt(1.0 - self.beta2 ** t), self.eps, self.amsgrad,
-                     scratch=self._kernel_scratch)
+                     **self._decay(), scratch=self._kernel_scratch)
+
+    def _decay(self) -> dict:
+        return {}  # Adam's weight decay is an L2 term in the gradient (the base class adds it)
 
 
 class AdamW(Adam):
@@ -135,9 +138,8 @@ class AdamW(Adam):
                  l1: float = 0.0, decay_biases: bool = False):
         super().__init__(model, lr, beta1, beta2, eps, amsgrad, weight_decay, l1, decay_biases)
 
-    def _update(self):
-        if self.weight_decay:
-            s = self._masked(self.theta, self._scratch)
-            s *= self.lr * self.weight_decay
-            self.theta -= s
-        super()._update()
+    def _decay(self) -> dict:
+        # Folded into Adam's pass: the same W - (M W)(eta lambda), without a pass of its own.
+        if not self.weight_decay:
+            return {}
+        return {"decay": self.lr * self.weight_decay, "mask": self.mask}

@@ -155,16 +155,26 @@ def rmsprop(theta, g, square_avg, grad_avg, buf, lr, alpha, one_minus_alpha, eps
 
 
 def adam(theta, g, exp_avg, exp_avg_sq, max_exp_avg_sq, step_size, one_minus_beta1, beta2,
-         one_minus_beta2, bias_correction2_sqrt, eps, amsgrad, scratch=None):
-    """Adam (Kingma & Ba 2015): m <- m + (1 - beta1)(g - m);  v <- beta2 v + (1 - beta2) g^2 (v_max <- max(v_max, v)
-    with AMSGrad);  W <- W - step_size m / (sqrt(v) / sqrt(1 - beta2^t) + eps), where
-    step_size = eta / (1 - beta1^t): torch.optim.Adam's arrangement of Kingma & Ba's bias
-    corrections."""
+         one_minus_beta2, bias_correction2_sqrt, eps, amsgrad, decay=0.0, mask=None,
+         scratch=None):
+    """Adam (Kingma & Ba 2015): m <- m + (1 - beta1)(g - m);  v <- beta2 v + (1 - beta2) g^2
+    (v_max <- max(v_max, v) with AMSGrad);  W <- W - step_size m / (sqrt(v) / sqrt(1 - beta2^t)
+    + eps), where step_size = eta / (1 - beta1^t): torch.optim.Adam's arrangement of Kingma & Ba's
+    bias corrections. With ``decay`` = eta lambda, AdamW's decoupled decay W <- W - decay M W comes
+    first (Loshchilov & Hutter 2019; M = ``mask``, every entry when None)."""
     fused = _compiled("adam", theta)
     if fused is not None:
         return fused(theta, g, exp_avg, exp_avg_sq, max_exp_avg_sq, step_size, one_minus_beta1,
-                     beta2, one_minus_beta2, bias_correction2_sqrt, eps, amsgrad)
+                     beta2, one_minus_beta2, bias_correction2_sqrt, eps, amsgrad, decay,
+                     theta[:0] if mask is None else mask)
     f, s = theta.dtype.type, _scratch(scratch, theta)
+    if decay:
+        if mask is None:
+            np.copyto(s, theta)
+        else:
+            np.multiply(theta, mask, out=s)
+        s *= f(decay)
+        theta -= s
     np.subtract(g, exp_avg, out=s)
     s *= f(one_minus_beta1)
     exp_avg += s
