@@ -165,50 +165,37 @@ static PyObject *NAME(sgd_momentum)(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
-static PyObject *NAME(momentum)(PyObject *self, PyObject *args)
+/* The rules of the form loop(theta, g, state, a, b): momentum, Nesterov's correction, AdaGrad. */
+typedef void (*NAME(state_rule))(Py_ssize_t, T *restrict, const T *restrict, T *restrict, T, T);
+
+static PyObject *NAME(run_state_rule)(PyObject *args, NAME(state_rule) loop)
 {
     PyObject *o[3];
     Py_buffer v[3];
-    double lr, beta;
-    if (!PyArg_ParseTuple(args, "OOOdd", &o[0], &o[1], &o[2], &lr, &beta)
+    double a, b;
+    if (!PyArg_ParseTuple(args, "OOOdd", &o[0], &o[1], &o[2], &a, &b)
         || !NAME(get_vectors)(o, v, "wrw", 3, NULL))
         return NULL;
     Py_BEGIN_ALLOW_THREADS
-    NAME(momentum_loop)(v[0].len / sizeof(T), v[0].buf, v[1].buf, v[2].buf, (T)lr, (T)beta);
+    loop(v[0].len / sizeof(T), v[0].buf, v[1].buf, v[2].buf, (T)a, (T)b);
     Py_END_ALLOW_THREADS
     release_views(v, 3);
     Py_RETURN_NONE;
+}
+
+static PyObject *NAME(momentum)(PyObject *self, PyObject *args)
+{
+    return NAME(run_state_rule)(args, NAME(momentum_loop));
 }
 
 static PyObject *NAME(nesterov_correct)(PyObject *self, PyObject *args)
 {
-    PyObject *o[3];
-    Py_buffer v[3];
-    double lr, beta;
-    if (!PyArg_ParseTuple(args, "OOOdd", &o[0], &o[1], &o[2], &lr, &beta)
-        || !NAME(get_vectors)(o, v, "wrw", 3, NULL))
-        return NULL;
-    Py_BEGIN_ALLOW_THREADS
-    NAME(nesterov_correct_loop)(v[0].len / sizeof(T), v[0].buf, v[1].buf, v[2].buf, (T)lr,
-                                (T)beta);
-    Py_END_ALLOW_THREADS
-    release_views(v, 3);
-    Py_RETURN_NONE;
+    return NAME(run_state_rule)(args, NAME(nesterov_correct_loop));
 }
 
 static PyObject *NAME(adagrad)(PyObject *self, PyObject *args)
 {
-    PyObject *o[3];
-    Py_buffer v[3];
-    double lr, eps;
-    if (!PyArg_ParseTuple(args, "OOOdd", &o[0], &o[1], &o[2], &lr, &eps)
-        || !NAME(get_vectors)(o, v, "wrw", 3, NULL))
-        return NULL;
-    Py_BEGIN_ALLOW_THREADS
-    NAME(adagrad_loop)(v[0].len / sizeof(T), v[0].buf, v[1].buf, v[2].buf, (T)lr, (T)eps);
-    Py_END_ALLOW_THREADS
-    release_views(v, 3);
-    Py_RETURN_NONE;
+    return NAME(run_state_rule)(args, NAME(adagrad_loop));
 }
 
 static PyObject *NAME(rmsprop)(PyObject *self, PyObject *args)
