@@ -140,7 +140,7 @@ class Optimizer:
     @property
     def _kernel_scratch(self) -> np.ndarray | None:
         """The scratch buffer for a kernel's NumPy form; None when the compiled one runs."""
-        return None if kernels.FUSED else self._scratch
+        return None if kernels.compiled_for(self.theta) else self._scratch
 
     @functools.cached_property
     def mask(self) -> np.ndarray | None:

@@ -36,12 +36,16 @@ except ImportError:  # no C compiler at install time: the NumPy rules below serv
 _SUFFIX = {np.dtype(np.float32): "_f32", np.dtype(np.float64): "_f64"}
 
 
+def compiled_for(theta: np.ndarray) -> bool:
+    """Whether the kernels run compiled for vectors like theta (else their NumPy forms run)."""
+    return _fused is not None and theta.dtype in _SUFFIX
+
+
 def _compiled(name: str, theta: np.ndarray):
     """The compiled loop for theta's dtype, or None (run the NumPy form)."""
-    suffix = _SUFFIX.get(theta.dtype)
-    if _fused is None or suffix is None:
+    if not compiled_for(theta):
         return None
-    return getattr(_fused, name + suffix)
+    return getattr(_fused, name + _SUFFIX[theta.dtype])
 
 
 def _scratch(scratch, theta):
