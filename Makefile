@@ -2,8 +2,10 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-# the compiled optimizer loops: editing them re-runs the install, which rebuilds them
-FUSED  := setup.py src/handgrad/optim/_fused.c src/handgrad/optim/_fused_rules.h
+# the compiled loops (optimizers' updates, layers' elementwise passes): editing them re-runs the
+# install, which rebuilds them
+FUSED  := setup.py src/handgrad/_buffers.h $(wildcard src/handgrad/*/_fused.c src/handgrad/*/_fused_rules.h)
+OLD_SO := rm -f src/handgrad/*/_fused*.so
 
 .PHONY: demo test bench bench-quick clean
 
@@ -12,12 +14,12 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 $(VENV)/.installed: pyproject.toml $(FUSED) | $(BIN)/python
-	rm -f src/handgrad/optim/_fused*.so  # a failed (optional) build must not leave an old one
+	$(OLD_SO)  # a failed (optional) build must not leave an old one
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
 $(VENV)/.dev-installed: pyproject.toml $(FUSED) | $(BIN)/python
-	rm -f src/handgrad/optim/_fused*.so
+	$(OLD_SO)
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@ $(VENV)/.installed
 

@@ -1,17 +1,24 @@
-"""The one thing pyproject.toml cannot declare stably: the optimizers' fused update loops in C
-(handgrad.optim._fused, see handgrad/optim/kernels.py).
+"""The one thing pyproject.toml cannot declare stably: the compiled loops in C, each with a NumPy
+form that runs where they are not built (optional=True: without a C compiler the install goes on):
 
-optional=True: where no C compiler is found the install goes on and the same rules run as NumPy.
+- handgrad.optim._fused: the optimizers' update rules, one pass each (handgrad/optim/kernels.py);
+- handgrad.nn._fused: the layers' elementwise passes, bias add, ReLU, finiteness check
+  (handgrad/nn/kernels.py).
+
 No -ffast-math: every operation is rounded as NumPy rounds it; -fno-math-errno lets sqrt vectorise
 and -ffp-contract=off keeps a*b + c two roundings, as in NumPy.
 """
 
 from setuptools import Extension, setup
 
-setup(ext_modules=[Extension(
-    "handgrad.optim._fused",
-    sources=["src/handgrad/optim/_fused.c"],
-    depends=["src/handgrad/optim/_fused_rules.h"],
-    extra_compile_args=["-O3", "-fno-math-errno", "-ffp-contract=off"],
-    optional=True,
-)])
+FLAGS = ["-O3", "-fno-math-errno", "-ffp-contract=off"]
+
+
+def compiled(package: str) -> Extension:
+    folder = f"src/handgrad/{package}"
+    return Extension(f"handgrad.{package}._fused", sources=[f"{folder}/_fused.c"],
+                     depends=[f"{folder}/_fused_rules.h", "src/handgrad/_buffers.h"],
+                     extra_compile_args=FLAGS, optional=True)
+
+
+setup(ext_modules=[compiled("optim"), compiled("nn")])

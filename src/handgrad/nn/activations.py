@@ -17,6 +17,7 @@ import math
 import numpy as np
 from scipy.special import erf, expit, log_softmax as _log_softmax, softmax as _softmax
 
+from handgrad.nn import kernels
 from handgrad.nn.errors import ShapeError, unknown_option
 from handgrad.nn.module import Module
 
@@ -95,16 +96,19 @@ class Tanh(Activation):
 
 
 class ReLU(Activation):
-    """y = max(0, z), f'(z) = 1 for z > 0 and 0 otherwise (the subgradient 0 is taken at z = 0)."""
+    """y = max(0, z), f'(z) = 1 for z > 0 and 0 otherwise (the subgradient 0 is taken at z = 0).
+
+    The mask z > 0 is all the backward needs: grad_z = grad_y where the unit was on, 0 elsewhere.
+    Both passes are single loops (handgrad.nn.kernels); a NaN z stays NaN, as in torch.relu."""
 
     name = "relu"
 
     def forward(self, z):
-        self.mask = z > 0
-        return z * self.mask
+        y, self.mask = kernels.relu_forward(np.asarray(z))
+        return y
 
     def backward(self, grad_y):
-        return grad_y * self.mask
+        return kernels.relu_backward(np.asarray(grad_y), self.mask)
 
 
 class LeakyReLU(Activation):

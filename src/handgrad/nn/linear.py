@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from handgrad.nn import kernels
 from handgrad.nn.errors import ShapeError
 from handgrad.nn.init import as_generator, get_initializer
 from handgrad.nn.module import DEFAULT_DTYPE, Module, Parameter
@@ -51,10 +52,10 @@ class Linear(Module):
         self.x = x
         # The notes' z = W x, one column per sample, then viewed with rows as samples (no copy):
         # with W stored (out, in) this is BLAS's fastest layout, about 20% quicker than x @ W^T.
-        z = (self.W.data @ x.T).T
+        z_t = self.W.data @ x.T
         if "b" in self.params:
-            z += self.params["b"].data
-        return z
+            kernels.add_bias_rows(z_t, self.params["b"].data)
+        return z_t.T
 
     def backward_params(self, grad_z: np.ndarray, accumulate: bool = True) -> None:
         """grad_W and grad_b only (the first layer in training: grad_x would go unused)."""

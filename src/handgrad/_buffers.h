@@ -1,0 +1,64 @@
+/* Shared by handgrad's C modules (optim/_fused.c, nn/_fused.c): NumPy arrays taken through the
+ * buffer protocol as contiguous vectors of one native element type, and checked before any loop
+ * touches their memory. The includer defines BUFFER_WHO, the prefix of its error messages. */
+
+#ifndef HANDGRAD_BUFFERS_H
+#define HANDGRAD_BUFFERS_H
+
+static void release_views(Py_buffer *views, int count)
+{
+    for (int i = 0; i < count; i++)
+        PyBuffer_Release(&views[i]);
+}
+
+/* One argument as a contiguous vector of the given element type (format character and size):
+ * a NumPy array of another dtype or byte order, a strided view or, for a written argument, a
+ * read-only array raises instead of being reinterpreted. 1 on success, else 0 with an exception
+ * set and nothing held. */
+static const char *type_name(char typecode)
+{
+    return typecode == 'f' ? "float32" : typecode == 'd' ? "float64" : "bool";
+}
+
+static int get_vector(PyObject *object, Py_buffer *view, char mode, char typecode,
+                      Py_ssize_t itemsize, int index)
+{
+    int flags = PyBUF_FORMAT | PyBUF_C_CONTIGUOUS | (mode == 'w' ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(object, view, flags) < 0) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, BUFFER_WHO ": argument %d must be a contiguous%s array "
+                     "of %s", index, mode == 'w' ? ", writable" : "",
+                     type_name(typecode));
+        return 0;
+    }
+    const char *format = view->format;
+    if (format != NULL && (format[0] == '<' || format[0] == '=' || format[0] == '@'))
+        format++;  /* native byte order written out: '<' on the little-endian machines built for */
+    if (view->itemsize != itemsize || format == NULL || format[0] != typecode || format[1]) {
+        PyErr_Format(PyExc_TypeError, BUFFER_WHO ": argument %d has element format '%s', "
+                     "expected %s", index, view->format ? view->format : "B",
+                     type_name(typecode));
+        PyBuffer_Release(view);
+        return 0;
+    }
+    return 1;
+}
+
+/* 1 if no two non-empty buffers share memory: the loops take their arguments as restrict
+ * pointers, and an update that read what it had just written would be another update. */
+static int disjoint(Py_buffer *views, int count)
+{
+    for (int i = 0; i < count; i++) {
+        for (int j = i + 1; j < count; j++) {
+            const char *a = views[i].buf, *b = views[j].buf;
+            if (views[i].len && views[j].len && a < b + views[j].len && b < a + views[i].len) {
+                PyErr_Format(PyExc_ValueError, BUFFER_WHO ": arguments %d and %d overlap in "
+                             "memory", i, j);
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
+#endif

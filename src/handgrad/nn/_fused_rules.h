@@ -1,0 +1,151 @@
+/* The loops of nn/_fused.c for one float type T, whose bits are the unsigned integer U (included
+ * once per type with T, U, NAME, TYPECODE and EXPONENT, the exponent field's mask, defined). */
+
+/* z[r, :] += b[r] for a (rows, cols) row-major z: Linear's z^T, one row per output unit. */
+static void NAME(add_bias_rows_loop)(Py_ssize_t rows, Py_ssize_t cols, T *restrict z,
+                                     const T *restrict b)
+{
+    for (Py_ssize_t r = 0; r < rows; r++) {
+        const T br = b[r];
+        T *restrict row = z + r * cols;
+        for (Py_ssize_t c = 0; c < cols; c++)
+            row[c] += br;
+    }
+}
+
+/* mask = z > 0;  y = z where z > 0 or z is NaN (a NaN passes on, as in torch.relu), else +0. */
+static void NAME(relu_forward_loop)(Py_ssize_t n, const T *restrict z, T *restrict y,
+                                    uint8_t *restrict mask)
+{
+    const U *restrict zu = (const U *)z;
+    U *restrict yu = (U *)y;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const T v = z[i];
+        const U keep = (U)(v > 0) | (U)(v != v);
+        mask[i] = (uint8_t)(v > 0);
+        yu[i] = zu[i] & ((U)0 - keep);
+    }
+}
+
+/* out = g where mask, else +0 (a NaN where the unit was off does not pass, as in PyTorch). */
+static void NAME(relu_backward_loop)(Py_ssize_t n, const T *restrict g,
+                                     const uint8_t *restrict mask, T *restrict out)
+{
+    const U *restrict gu = (const U *)g;
+    U *restrict ou = (U *)out;
+    for (Py_ssize_t i = 0; i < n; i++)
+        ou[i] = gu[i] & ((U)0 - (U)(mask[i] != 0));
+}
+
+/* 1 if no element is NaN or +-inf: the exponent field is all ones exactly for those. */
+static int NAME(all_finite_loop)(Py_ssize_t n, const T *restrict x)
+{
+    const U *restrict xu = (const U *)x;
+    U bad = 0;
+    for (Py_ssize_t i = 0; i < n; i++)
+        bad |= (U)((xu[i] & EXPONENT) == EXPONENT);
+    return bad == 0;
+}
+
+/* --- the Python-facing wrappers: check the vectors, release the GIL, run the loop ----------- */
+
+/* Acquire the vectors (modes 'w'/'r'; types: TYPECODE or '?' for a bool mask), all as long as the
+ * first in elements, and pairwise disjoint. 1 on success; else 0 with an exception set. */
+static int NAME(get_elementwise)(PyObject **objects, Py_buffer *views, const char *modes,
+                                 const char *types, int count)
+{
+    for (int i = 0; i < count; i++) {
+        const char type = types[i] == '?' ? '?' : TYPECODE;
+        if (!get_vector(objects[i], &views[i], modes[i], type, type == '?' ? 1 : sizeof(T), i)) {
+            release_views(views, i);
+            return 0;
+        }
+    }
+    const Py_ssize_t n = views[0].len / views[0].itemsize;
+    for (int i = 1; i < count; i++) {
+        if (views[i].len / views[i].itemsize != n) {
+            PyErr_Format(PyExc_ValueError, BUFFER_WHO ": argument %d holds %zd elements, "
+                         "argument 0 %zd", i, views[i].len / views[i].itemsize, n);
+            release_views(views, count);
+            return 0;
+        }
+    }
+    if (!disjoint(views, count)) {
+        release_views(views, count);
+        return 0;
+    }
+    return 1;
+}
+
+static PyObject *NAME(add_bias_rows)(PyObject *self, PyObject *args)
+{
+    PyObject *o[2];
+    Py_buffer v[2];
+    Py_ssize_t rows;
+    if (!PyArg_ParseTuple(args, "OOn", &o[0], &o[1], &rows))
+        return NULL;
+    if (!get_vector(o[0], &v[0], 'w', TYPECODE, sizeof(T), 0))
+        return NULL;
+    if (!get_vector(o[1], &v[1], 'r', TYPECODE, sizeof(T), 1)) {
+        release_views(v, 1);
+        return NULL;
+    }
+    const Py_ssize_t n = v[0].len / (Py_ssize_t)sizeof(T);
+    if (rows < 1 || n % rows || v[1].len / (Py_ssize_t)sizeof(T) != rows) {
+        PyErr_Format(PyExc_ValueError, BUFFER_WHO ": %zd elements are not %zd rows, one per bias "
+                     "entry (%zd)", n, rows, v[1].len / (Py_ssize_t)sizeof(T));
+        release_views(v, 2);
+        return NULL;
+    }
+    if (!disjoint(v, 2)) {
+        release_views(v, 2);
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    NAME(add_bias_rows_loop)(rows, n / rows, v[0].buf, v[1].buf);
+    Py_END_ALLOW_THREADS
+    release_views(v, 2);
+    Py_RETURN_NONE;
+}
+
+static PyObject *NAME(relu_forward)(PyObject *self, PyObject *args)
+{
+    PyObject *o[3];
+    Py_buffer v[3];
+    if (!PyArg_ParseTuple(args, "OOO", &o[0], &o[1], &o[2])
+        || !NAME(get_elementwise)(o, v, "rww", "ff?", 3))
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    NAME(relu_forward_loop)(v[0].len / sizeof(T), v[0].buf, v[1].buf, v[2].buf);
+    Py_END_ALLOW_THREADS
+    release_views(v, 3);
+    Py_RETURN_NONE;
+}
+
+static PyObject *NAME(relu_backward)(PyObject *self, PyObject *args)
+{
+    PyObject *o[3];
+    Py_buffer v[3];
+    if (!PyArg_ParseTuple(args, "OOO", &o[0], &o[1], &o[2])
+        || !NAME(get_elementwise)(o, v, "rrw", "f?f", 3))
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    NAME(relu_backward_loop)(v[0].len / sizeof(T), v[0].buf, v[1].buf, v[2].buf);
+    Py_END_ALLOW_THREADS
+    release_views(v, 3);
+    Py_RETURN_NONE;
+}
+
+static PyObject *NAME(all_finite)(PyObject *self, PyObject *args)
+{
+    PyObject *o;
+    Py_buffer v;
+    int finite;
+    if (!PyArg_ParseTuple(args, "O", &o) || !get_vector(o, &v, 'r', TYPECODE, sizeof(T), 0))
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    finite = NAME(all_finite_loop)(v.len / sizeof(T), v.buf);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&v);
+    return PyBool_FromLong(finite);
+}

@@ -1,0 +1,176 @@
+"""The layers' elementwise kernels, in both forms (the compiled C loop and the NumPy reference),
+against their definitions written out here: bit for bit in float32 and float64, in C and Fortran
+memory order, with NaN, infinities and signed zeros among the inputs. The C loops work on the
+floats' bits; these tests are what says those bit tricks mean what the docstrings say."""
+
+import numpy as np
+import pytest
+
+from handgrad.nn import ReLU, Linear, kernels
+from handgrad.nn.errors import NonFiniteError, check_finite
+
+SPECIALS = [np.nan, -np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-45, -1e-45, 5e-324, -5e-324]
+
+
+def test_the_compiled_loops_were_built():
+    """CI has a C compiler: the fast path must exist there, or the tests below test NumPy twice."""
+    assert kernels.FUSED, "handgrad.nn._fused was not built (pip install -e . needs a C compiler)"
+
+
+@pytest.fixture(params=["compiled", "numpy"])
+def form(request, monkeypatch):
+    if request.param == "numpy":  # what an install without a C compiler runs
+        monkeypatch.setattr(kernels, "_fused", None)
+        monkeypatch.setattr(kernels, "FUSED", False)
+    return request.param
+
+
+def activations(dtype, order, shape=(37, 129), seed=0):
+    """Random pre-activations of both signs with every special value planted among them."""
+    rng = np.random.default_rng(seed)
+    z = rng.normal(size=shape).astype(dtype)
+    flat = z.reshape(-1)
+    positions = rng.choice(flat.size, size=len(SPECIALS), replace=False)
+    flat[positions] = np.array(SPECIALS).astype(dtype)
+    return np.asarray(z, order=order)
+
+
+def same_bits(a, b):
+    assert a.dtype == b.dtype and a.shape == b.shape
+    unsigned = {4: np.uint32, 8: np.uint64}[a.itemsize]
+    np.testing.assert_array_equal(np.ascontiguousarray(a).view(unsigned),
+                                  np.ascontiguousarray(b).view(unsigned))
+
+
+DTYPES = [np.float32, np.float64]
+ORDERS = ["C", "F"]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("order", ORDERS)
+def test_relu_forward_is_z_where_positive_or_nan_and_plus_zero_elsewhere(form, dtype, order):
+    z = activations(dtype, order)
+    y, mask = kernels.relu_forward(z)
+    np.testing.assert_array_equal(mask, z > 0)
+    expected = np.where((z > 0) | np.isnan(z), z, dtype(0))  # +0, whatever the sign of z
+    same_bits(y, expected)
+    assert y.flags.f_contiguous == (order == "F") and mask.flags.f_contiguous == (order == "F")
+    # -0.0 and negative denormals are not > 0: their outputs are +0, their mask False
+    assert not np.signbit(y[~np.isnan(y)]).any()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("order", ORDERS)
+def test_relu_backward_selects_the_gradient_where_the_unit_was_on(form, dtype, order):
+    z = activations(dtype, order, seed=1)
+    grad_y = activations(dtype, order, seed=2)  # NaN and inf in the gradient too
+    mask = np.asarray(z > 0, order=order)
+    grad_z = kernels.relu_backward(grad_y, mask)
+    same_bits(grad_z, np.where(mask, grad_y, dtype(0)))
+    # a select, not a product: a NaN gradient at a unit that was off does not come through
+    assert not np.isnan(grad_z[~mask]).any() and np.isnan(grad_y[~mask]).any()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_bias_add_adds_each_units_bias_along_its_row(form, dtype):
+    rng = np.random.default_rng(3)
+    z_t = rng.normal(size=(65, 31)).astype(dtype)
+    b = rng.normal(size=65).astype(dtype)
+    expected = z_t + b[:, None]
+    kernels.add_bias_rows(z_t, b)
+    same_bits(z_t, expected)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("order", ORDERS)
+@pytest.mark.parametrize("special", [np.nan, np.inf, -np.inf])
+def test_all_finite_finds_one_bad_value_anywhere(form, dtype, order, special):
+    x = np.asarray(np.random.default_rng(4).normal(size=(50, 41)).astype(dtype), order=order)
+    extremes = np.array([np.finfo(dtype).max, -np.finfo(dtype).max, np.finfo(dtype).tiny,
+                         np.finfo(dtype).smallest_subnormal, -0.0], dtype=dtype)
+    x.ravel(order="K")[:5] = extremes  # finite however large or small (ravel: a view here)
+    check_finite("x", x)  # raises if the extremes were taken for inf
+    for position in [(0, 0), (49, 40), (17, 3)]:
+        bad = x.copy(order="K")
+        bad[position] = special
+        with pytest.raises(NonFiniteError, match="x contains 1 NaN or inf"):
+            check_finite("x", bad)
+
+
+def test_all_finite_answers_only_for_the_layouts_it_can_walk():
+    x = np.ones((6, 4), dtype=np.float32)
+    assert kernels.all_finite(x) is True and kernels.all_finite(np.asfortranarray(x)) is True
+    assert kernels.all_finite(x[:, ::2]) is None        # strided: NumPy checks it
+    assert kernels.all_finite(x.astype(">f4")) is None  # big-endian: NumPy checks it
+    x[::2, ::2] = np.nan
+    with pytest.raises(NonFiniteError, match="x contains 6 NaN"):
+        check_finite("x", x[::2, ::2])  # the strided path still finds them
+
+
+@pytest.mark.parametrize("layout", ["strided", "big-endian", "float16"])
+def test_relu_layouts_without_a_compiled_loop_give_the_same_result(layout):
+    z = activations(np.float32, "C", shape=(12, 10))
+    if layout == "strided":
+        arg = z[:, ::2]
+    elif layout == "big-endian":
+        arg = z.astype(">f4")
+    else:
+        arg = z.astype(np.float16)
+    y, mask = kernels.relu_forward(arg)
+    expected = np.where((arg > 0) | np.isnan(arg), arg, arg.dtype.type(0))
+    np.testing.assert_array_equal(y, expected)
+    np.testing.assert_array_equal(kernels.relu_backward(arg, mask), np.where(mask, arg, 0))
+
+
+BAD_CALLS = [
+    ("float64 into the float32 loop", lambda z: (z.astype(np.float64), np.empty_like(z),
+                                                 np.empty(z.shape, bool)), TypeError),
+    ("short output", lambda z: (z, np.empty_like(z)[:-1], np.empty(z.shape, bool)), ValueError),
+    ("mask of bytes, not bools", lambda z: (z, np.empty_like(z), np.empty(z.shape, np.uint8)),
+     TypeError),
+    ("read-only output", lambda z: (z, _read_only(z), np.empty(z.shape, bool)), TypeError),
+    ("output overlapping the input", lambda z: (z, z, np.empty(z.shape, bool)), ValueError),
+    ("strided input", lambda z: (np.repeat(z, 2)[::2], np.empty_like(z), np.empty(z.shape, bool)),
+     TypeError),
+]
+
+
+def _read_only(z):
+    out = np.empty_like(z)
+    out.flags.writeable = False
+    return out
+
+
+@pytest.mark.parametrize("what, make, error", BAD_CALLS, ids=[c[0] for c in BAD_CALLS])
+def test_the_compiled_loop_refuses_what_it_cannot_read_safely(what, make, error):
+    z = np.linspace(-1, 1, 64, dtype=np.float32)
+    args = make(z)
+    with pytest.raises(error, match="nn kernel: argument"):
+        kernels._fused.relu_forward_f32(*args)
+
+
+def test_bias_add_refuses_a_bias_that_does_not_match_the_rows():
+    z_t = np.zeros(12, dtype=np.float32)
+    with pytest.raises(ValueError, match="not 5 rows"):
+        kernels._fused.add_bias_rows_f32(z_t, np.zeros(5, np.float32), 5)
+    with pytest.raises(ValueError, match="one per bias entry"):
+        kernels._fused.add_bias_rows_f32(z_t, np.zeros(4, np.float32), 3)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_a_linear_relu_stack_gives_the_same_bits_in_both_forms(monkeypatch, dtype):
+    """The layers themselves, through the public forward/backward, whichever form runs."""
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(16, 7)).astype(dtype)
+    grad = rng.normal(size=(16, 9)).astype(dtype)
+
+    def run():
+        layer, relu = Linear(7, 9, rng=0, dtype=dtype), ReLU()
+        layer.b.data[:] = np.linspace(-1, 1, 9)
+        y = relu.forward(layer.forward(x))
+        return y, layer.backward(relu.backward(grad)), layer.W.grad.copy(), layer.b.grad.copy()
+
+    compiled = run()
+    monkeypatch.setattr(kernels, "_fused", None)
+    for a, b in zip(compiled, run(), strict=True):
+        same_bits(np.asarray(a), np.asarray(b))
