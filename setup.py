@@ -6,12 +6,14 @@ form that runs where they are not built (optional=True: without a C compiler the
   (handgrad/nn/kernels.py).
 
 No -ffast-math: every operation is rounded as NumPy rounds it; -fno-math-errno lets sqrt vectorise
-and -ffp-contract=off keeps a*b + c two roundings, as in NumPy.
+and -ffp-contract=off keeps a*b + c two roundings, as in NumPy. -fno-strict-aliasing: the ReLU and
+finiteness loops read floats through their bits (an unsigned integer pointer), which that makes
+well defined.
 """
 
 from setuptools import Extension, setup
 
-FLAGS = ["-O3", "-fno-math-errno", "-ffp-contract=off"]
+FLAGS = ["-O3", "-fno-math-errno", "-ffp-contract=off", "-fno-strict-aliasing"]
 
 
 def compiled(package: str) -> Extension:

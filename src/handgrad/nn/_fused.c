@@ -19,11 +19,6 @@
 #define BUFFER_WHO "nn kernel"
 #include "../_buffers.h"
 
-#if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__)
-#define CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define CLONES
-#endif
 
 #define T float
 #define U uint32_t

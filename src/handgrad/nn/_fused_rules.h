@@ -2,7 +2,8 @@
  * once per type with T, U, NAME, TYPECODE and EXPONENT, the exponent field's mask, defined). */
 
 /* z[r, :] += b[r] for a (rows, cols) row-major z: Linear's z^T, one row per output unit. */
-CLONES static void NAME(add_bias_rows_loop)(Py_ssize_t rows, Py_ssize_t cols, T *restrict z,
+CLONES
+static void NAME(add_bias_rows_loop)(Py_ssize_t rows, Py_ssize_t cols, T *restrict z,
                                      const T *restrict b)
 {
     for (Py_ssize_t r = 0; r < rows; r++) {
@@ -14,7 +15,8 @@ CLONES static void NAME(add_bias_rows_loop)(Py_ssize_t rows, Py_ssize_t cols, T 
 }
 
 /* mask = z > 0;  y = z where z > 0 or z is NaN (a NaN passes on, as in torch.relu), else +0. */
-CLONES static void NAME(relu_forward_loop)(Py_ssize_t n, const T *restrict z, T *restrict y,
+CLONES
+static void NAME(relu_forward_loop)(Py_ssize_t n, const T *restrict z, T *restrict y,
                                     uint8_t *restrict mask)
 {
     const U *restrict zu = (const U *)z;
@@ -28,7 +30,8 @@ CLONES static void NAME(relu_forward_loop)(Py_ssize_t n, const T *restrict z, T 
 }
 
 /* out = g where mask, else +0 (a NaN where the unit was off does not pass, as in PyTorch). */
-CLONES static void NAME(relu_backward_loop)(Py_ssize_t n, const T *restrict g,
+CLONES
+static void NAME(relu_backward_loop)(Py_ssize_t n, const T *restrict g,
                                      const uint8_t *restrict mask, T *restrict out)
 {
     const U *restrict gu = (const U *)g;
@@ -38,7 +41,8 @@ CLONES static void NAME(relu_backward_loop)(Py_ssize_t n, const T *restrict g,
 }
 
 /* 1 if no element is NaN or +-inf: the exponent field is all ones exactly for those. */
-CLONES static int NAME(all_finite_loop)(Py_ssize_t n, const T *restrict x)
+CLONES
+static int NAME(all_finite_loop)(Py_ssize_t n, const T *restrict x)
 {
     const U *restrict xu = (const U *)x;
     U bad = 0;

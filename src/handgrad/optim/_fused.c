@@ -19,6 +19,7 @@
 #define BUFFER_WHO "fused update"
 #include "../_buffers.h"
 
+
 #define T float
 #define NAME(f) f##_f32
 #define SQRT sqrtf

@@ -5,12 +5,14 @@
  * in the same order and in T arithmetic (the coefficients arrive as doubles and are rounded to T
  * once, as NumPy rounds a Python float meeting a float32 array), so both give the same bits. */
 
+CLONES
 static void NAME(add_scaled_loop)(Py_ssize_t n, T *restrict x, T alpha, const T *restrict y)
 {
     for (Py_ssize_t i = 0; i < n; i++)
         x[i] += alpha * y[i];
 }
 
+CLONES
 static void NAME(sgd_momentum_loop)(Py_ssize_t n, T *restrict theta, const T *restrict g,
                                     T *restrict b, T lr, T mu, T one_minus_tau, int nesterov,
                                     int first)
@@ -23,6 +25,7 @@ static void NAME(sgd_momentum_loop)(Py_ssize_t n, T *restrict theta, const T *re
     }
 }
 
+CLONES
 static void NAME(momentum_loop)(Py_ssize_t n, T *restrict theta, const T *restrict g,
                                 T *restrict delta_w, T lr, T beta)
 {
@@ -33,6 +36,7 @@ static void NAME(momentum_loop)(Py_ssize_t n, T *restrict theta, const T *restri
     }
 }
 
+CLONES
 static void NAME(nesterov_correct_loop)(Py_ssize_t n, T *restrict theta, const T *restrict g,
                                         T *restrict delta_w, T lr, T beta)
 {
@@ -43,6 +47,7 @@ static void NAME(nesterov_correct_loop)(Py_ssize_t n, T *restrict theta, const T
     }
 }
 
+CLONES
 static void NAME(adagrad_loop)(Py_ssize_t n, T *restrict theta, const T *restrict g,
                                T *restrict sum_sq, T lr, T eps)
 {
@@ -54,6 +59,7 @@ static void NAME(adagrad_loop)(Py_ssize_t n, T *restrict theta, const T *restric
     }
 }
 
+CLONES
 static void NAME(rmsprop_loop)(Py_ssize_t n, T *restrict theta, const T *restrict g,
                                T *restrict square_avg, T *restrict grad_avg, T *restrict buf,
                                T lr, T alpha, T one_minus_alpha, T eps, T mu, int centered,
@@ -77,6 +83,7 @@ static void NAME(rmsprop_loop)(Py_ssize_t n, T *restrict theta, const T *restric
     }
 }
 
+CLONES
 static void NAME(adam_loop)(Py_ssize_t n, T *restrict theta, const T *restrict g,
                             T *restrict exp_avg, T *restrict exp_avg_sq,
                             T *restrict max_exp_avg_sq, T step_size, T one_minus_beta1, T beta2,
