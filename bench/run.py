@@ -30,7 +30,7 @@ from bench.workloads import W1_SIZES, sweeps, workloads
 
 REPO = Path(__file__).resolve().parents[1]
 WORKER_TIMEOUT = 900
-CRITERIA_EXTRA_ROUNDS = 2  # workloads 1 and 2 run rounds + 2 times (about 1.6 min more)
+CRITERIA_EXTRA_ROUNDS = 4  # workloads 1 and 2 run rounds + 4 times (about 3 min more)
 
 
 def run_child(args: list[str], env: dict | None = None, timeout: float = WORKER_TIMEOUT) -> dict:
