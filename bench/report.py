@@ -139,7 +139,8 @@ class Report:
                 f"({r['rounds']} round{'s' if r['rounds'] > 1 else ''}{extra}). Every figure is a "
                 f"median over fresh processes with its "
                 f"[min - max]; implementations alternate within each round, and every ratio is "
-                f"taken pair by pair within a round (both ran back to back) before its median.{busy}")
+                f"taken pair by pair within a round before its median (handgrad and PyTorch always "
+                f"run back to back, in alternating order).{busy}")
 
     # --- the criteria -----------------------------------------------------------------
     def summary_section(self) -> str:
@@ -407,7 +408,9 @@ class Report:
             "## Method\n\n"
             "- Each measurement runs in a fresh process (`python -m bench.worker`), one per "
             "implementation, workload and round; within a round the implementations alternate, "
-            "their order rotated each round. Each process builds its data from a fixed seed "
+            "their order rotated each round, handgrad and PyTorch kept back to back (which of "
+            "the two goes first alternates) so that the machine's slow episodes tend to fall on "
+            "both of that pair or on neither. Each process builds its data from a fixed seed "
             "(synthetic standard-normal float32 inputs of MNIST's shape with labels from a random "
             "linear teacher; scikit-learn's bundled digits), warms up on a few batches, then "
             "times. Peak memory is the worker's own `ru_maxrss` at its end.\n"

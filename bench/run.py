@@ -72,6 +72,17 @@ def rotated(items: list, k: int) -> list:
     return items[k:] + items[:k]
 
 
+def round_order(impls: list[str], k: int) -> list[str]:
+    """Round k's order: rotated, so that no implementation always runs first or after the same
+    neighbour, except that handgrad and PyTorch, whose ratio is the tightest criterion, always run
+    back to back (handgrad first in even rounds, PyTorch in odd ones): the machine's slow episodes,
+    a few seconds to minutes long, then tend to fall on both of a pair or on neither."""
+    paired = "handgrad" in impls and "torch" in impls
+    units = [["handgrad", "torch"] if paired and name == "handgrad" else [name]
+             for name in impls if not (paired and name == "torch")]
+    return [name for unit in rotated(units, k) for name in (unit if k % 2 == 0 else unit[::-1])]
+
+
 def available_impls(impls: list[str]) -> list[str]:
     """handgrad's Trainer is timed too once the library has it."""
     try:
@@ -164,7 +175,7 @@ def main(argv=None) -> int:
         this_round = [w for w in chosen if r < rounds or w.get("criteria")]
         for w in this_round + (chosen_sweeps if r < 2 else []):
             target = sweep_runs if w["kind"] == "sweep" else runs
-            for impl in rotated(w["impls"], r):
+            for impl in round_order(w["impls"], r):
                 if time.perf_counter() - started > 60 * args.budget:
                     skipped.append(f"round {r + 1} {w['name']} {impl}")
                     continue

@@ -92,3 +92,16 @@ def test_floor_optimizers_follow_torch_optim(rng):
             reference.step()
         np.testing.assert_allclose(theta, p.detach().numpy(), rtol=1e-10, atol=1e-12,
                                    err_msg=floor_cls.__name__)
+
+
+def test_rounds_keep_handgrad_and_pytorch_back_to_back_and_rotate_the_rest():
+    from bench.run import round_order
+
+    impls = ["handgrad", "floor", "torch", "sklearn", "handgrad-trainer"]
+    orders = [round_order(impls, k) for k in range(8)]
+    for k, order in enumerate(orders):
+        assert sorted(order) == sorted(impls)
+        i, j = order.index("handgrad"), order.index("torch")
+        assert abs(i - j) == 1 and (i < j) == (k % 2 == 0)
+    assert len({order[0] for order in orders}) == 4  # the pair and each other one lead in turn
+    assert round_order(["handgrad", "floor"], 1) == ["floor", "handgrad"]

@@ -8,9 +8,11 @@
  * bit and which run wherever this module could not be built.
  *
  * Each function takes contiguous vectors of one native float type (suffix _f32 or _f64) and, for
- * ReLU, a bool mask, and checks them before it touches memory. The loops are branch-free (a mask
- * from random signs would mispredict every other element) and work on the floats' bits where a
- * float select would not vectorise. */
+ * ReLU, a bool mask, and checks them before it touches memory (_buffers.h). The loops are
+ * branch-free (a mask from random signs would mispredict every other element: a branchy backward
+ * took 450 us) and select on the floats' bits; each is compiled for AVX2 and the baseline (CLONES):
+ * 18 / 18 / 8 / 8 us for ReLU forward / backward, bias add, check on a 128 x 1024 float32 array,
+ * against 28 / 19 / 20 / 20 us for the baseline alone and 38 / 30 / 31 / 13 us for NumPy. */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
