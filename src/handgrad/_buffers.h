@@ -27,7 +27,12 @@ static void release_views(Py_buffer *views, int count)
  * set and nothing held. */
 static const char *type_name(char typecode)
 {
-    return typecode == 'f' ? "float32" : typecode == 'd' ? "float64" : "bool";
+    switch (typecode) {
+    case 'f': return "float32";
+    case 'd': return "float64";
+    case '?': return "bool";
+    default: return "intp";
+    }
 }
 
 static int get_vector(PyObject *object, Py_buffer *view, char mode, char typecode,

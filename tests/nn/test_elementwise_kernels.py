@@ -174,3 +174,75 @@ def test_a_linear_relu_stack_gives_the_same_bits_in_both_forms(monkeypatch, dtyp
     monkeypatch.setattr(kernels, "_fused", None)
     for a, b in zip(compiled, run(), strict=True):
         same_bits(np.asarray(a), np.asarray(b))
+
+
+# --- softmax cross-entropy with class indices -------------------------------------------------
+def logits(dtype, order, n=33, c=7, seed=6, offset=0.0):
+    rng = np.random.default_rng(seed)
+    z = (rng.normal(scale=4.0, size=(n, c)) + offset).astype(dtype)
+    return np.asarray(z, order=order), rng.integers(0, c, n).astype(np.intp)
+
+
+def reference_xent(z, labels):
+    """The definition in float64: sum_i -log softmax(z_i)_{c_i}, and softmax itself."""
+    from scipy.special import log_softmax
+    log_p = log_softmax(z.astype(np.float64), axis=1)
+    return -log_p[np.arange(len(z)), labels].sum(), np.exp(log_p)
+
+
+TOLERANCE = {np.float32: 2e-6, np.float64: 1e-13}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("order", ORDERS)
+@pytest.mark.parametrize("offset", [0.0, 1e3, -1e3])  # exp(z) alone would overflow at 1e3
+def test_softmax_cross_entropy_is_the_log_sum_exp_definition(form, dtype, order, offset):
+    z, labels = logits(dtype, order, offset=offset)
+    p = np.empty_like(z)
+    loss = kernels.softmax_cross_entropy(z, labels, p)
+    expected_loss, expected_p = reference_xent(z, labels)
+    assert loss == pytest.approx(expected_loss, rel=TOLERANCE[dtype] * 10)
+    np.testing.assert_allclose(p, expected_p, rtol=TOLERANCE[dtype] * 10, atol=1e-30)
+    assert p.flags.f_contiguous == (order == "F")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("order", ORDERS)
+def test_softmax_cross_entropy_forms_agree_to_an_ulp_and_the_gradient_to_the_bit(monkeypatch,
+                                                                                 dtype, order):
+    z, labels = logits(dtype, order)
+    p_c, p_n = np.empty_like(z), np.empty_like(z)
+    loss_c = kernels.softmax_cross_entropy(z, labels, p_c)
+    grad_c = kernels.softmax_cross_entropy_grad(p_c, labels, 1 / 33)
+    monkeypatch.setattr(kernels, "_fused", None)
+    loss_n = kernels.softmax_cross_entropy(z, labels, p_n)
+    grad_n = kernels.softmax_cross_entropy_grad(p_c, labels, 1 / 33)  # the same p: same bits
+    assert loss_c == pytest.approx(loss_n, rel=TOLERANCE[dtype])
+    np.testing.assert_allclose(p_c, p_n, rtol=TOLERANCE[dtype], atol=0)
+    same_bits(grad_c, grad_n)
+    expected = p_c.astype(np.float64) / 33
+    expected[np.arange(len(z)), labels] = (p_c[np.arange(len(z)), labels] - dtype(1)) * dtype(1 / 33)
+    np.testing.assert_allclose(grad_c, expected, rtol=TOLERANCE[dtype])
+
+
+def test_softmax_cross_entropy_loop_refuses_bad_labels_and_sizes():
+    z = np.zeros((4, 3), dtype=np.float32)
+    p = np.empty_like(z)
+    with pytest.raises(IndexError, match="class index 3 is out of range for 3 classes"):
+        kernels._fused.softmax_xent_f32(z.ravel(), p.ravel(), np.array([0, 1, 2, 3]), 4, 3, False)
+    with pytest.raises(IndexError, match="class index -1"):
+        kernels._fused.softmax_xent_grad_f32(p.ravel(), z.ravel(), np.array([0, -1, 2, 1]), 0.5,
+                                             4, 3, False)
+    with pytest.raises(ValueError, match="do not hold 4 x 3 values and 4 class indices"):
+        kernels._fused.softmax_xent_f32(z.ravel(), p.ravel(), np.array([0, 1, 2]), 4, 3, False)
+    with pytest.raises(TypeError, match="argument 2 has element format .i., expected intp"):
+        kernels._fused.softmax_xent_f32(z.ravel(), p.ravel(), np.zeros(4, np.int32), 4, 3, False)
+    with pytest.raises(ValueError, match="overlap"):
+        kernels._fused.softmax_xent_f32(z.ravel(), z.ravel(), np.zeros(4, np.intp), 4, 3, False)
+
+
+def test_labels_of_another_integer_type_run_the_numpy_form():
+    z, labels = logits(np.float32, "F")
+    p, q = np.empty_like(z), np.empty_like(z)
+    loss = kernels.softmax_cross_entropy(z, labels.astype(np.int32), p)
+    assert loss == pytest.approx(kernels.softmax_cross_entropy(z, labels, q), rel=2e-6)

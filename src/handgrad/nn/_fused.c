@@ -16,40 +16,62 @@
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <math.h>
 #include <stdint.h>
 
 #define BUFFER_WHO "nn kernel"
 #include "../_buffers.h"
 
 
+/* Class indices as NumPy's intp: 8-byte signed integers on the 64-bit platforms built for, whose
+ * buffer format is 'l' or 'q' depending on the C library's long. */
+static int get_indices(PyObject *object, Py_buffer *view, int index)
+{
+    if (!get_vector(object, view, 'r', 'l', sizeof(Py_ssize_t), index)) {
+        PyErr_Clear();
+        if (!get_vector(object, view, 'r', 'q', sizeof(Py_ssize_t), index))
+            return 0;
+    }
+    return 1;
+}
+
 #define T float
 #define U uint32_t
 #define NAME(f) f##_f32
 #define TYPECODE 'f'
 #define EXPONENT 0x7F800000u
+#define EXP expf
+#define LOG logf
 #include "_fused_rules.h"
 #undef T
 #undef U
 #undef NAME
 #undef TYPECODE
 #undef EXPONENT
+#undef EXP
+#undef LOG
 
 #define T double
 #define U uint64_t
 #define NAME(f) f##_f64
 #define TYPECODE 'd'
 #define EXPONENT 0x7FF0000000000000u
+#define EXP exp
+#define LOG log
 #include "_fused_rules.h"
 #undef T
 #undef U
 #undef NAME
 #undef TYPECODE
 #undef EXPONENT
+#undef EXP
+#undef LOG
 
 #define BOTH(f) {#f "_f32", f##_f32, METH_VARARGS, NULL}, {#f "_f64", f##_f64, METH_VARARGS, NULL}
 
 static PyMethodDef methods[] = {
     BOTH(add_bias_rows), BOTH(relu_forward), BOTH(relu_backward), BOTH(all_finite),
+    BOTH(softmax_xent), BOTH(softmax_xent_grad),
     {NULL, NULL, 0, NULL}
 };
 

@@ -153,3 +153,128 @@ static PyObject *NAME(all_finite)(PyObject *self, PyObject *args)
     PyBuffer_Release(&v);
     return PyBool_FromLong(finite);
 }
+
+/* --- softmax cross-entropy with class indices, row by row (Linear's logits are F-ordered) ---- */
+
+/* Element (i, j) of an (n, c) array at i * rs + j * cs. p <- softmax(z) per row; returns
+ * sum_i [log sum_j exp(z_ij - max_i) - (z_{i,label_i} - max_i)], accumulated in double. */
+CLONES
+static double NAME(softmax_xent_loop)(Py_ssize_t n, Py_ssize_t c, Py_ssize_t rs, Py_ssize_t cs,
+                                      const T *restrict z, const Py_ssize_t *restrict labels,
+                                      T *restrict p)
+{
+    double loss = 0.0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const T *zi = z + i * rs;
+        T *pi = p + i * rs;
+        T top = zi[0];
+        for (Py_ssize_t j = 1; j < c; j++)
+            top = zi[j * cs] > top ? zi[j * cs] : top;
+        T total = 0;
+        for (Py_ssize_t j = 0; j < c; j++) {
+            pi[j * cs] = EXP(zi[j * cs] - top);
+            total += pi[j * cs];
+        }
+        for (Py_ssize_t j = 0; j < c; j++)
+            pi[j * cs] /= total;
+        loss += (double)LOG(total) - (double)(zi[labels[i] * cs] - top);
+    }
+    return loss;
+}
+
+/* grad_z = scale (p - d) with one-hot d: scale p, and scale (p - 1) at each row's class. */
+CLONES
+static void NAME(softmax_xent_grad_loop)(Py_ssize_t n, Py_ssize_t c, Py_ssize_t rs, Py_ssize_t cs,
+                                         const T *restrict p, const Py_ssize_t *restrict labels,
+                                         T scale, T *restrict out)
+{
+    for (Py_ssize_t i = 0; i < n; i++)
+        for (Py_ssize_t j = 0; j < c; j++)
+            out[i * rs + j * cs] = p[i * rs + j * cs] * scale;
+    for (Py_ssize_t i = 0; i < n; i++)
+        out[i * rs + labels[i] * cs] = (p[i * rs + labels[i] * cs] - (T)1) * scale;
+}
+
+/* The (n, c) layout of a 1-D vector: strides in elements for C (fortran = 0) or F order. */
+static void NAME(layout)(Py_ssize_t n, Py_ssize_t c, int fortran, Py_ssize_t *rs, Py_ssize_t *cs)
+{
+    *rs = fortran ? 1 : c;
+    *cs = fortran ? n : 1;
+}
+
+/* Acquire z-like vectors (modes) of n * c elements and the labels: n valid class indices. */
+static int NAME(get_xent)(PyObject **o, Py_buffer *v, const char *modes, Py_ssize_t n,
+                          Py_ssize_t c)
+{
+    if (n < 1 || c < 1) {
+        PyErr_SetString(PyExc_ValueError, BUFFER_WHO ": softmax needs rows and classes");
+        return 0;
+    }
+    for (int i = 0; i < 2; i++) {
+        if (!get_vector(o[i], &v[i], modes[i], TYPECODE, sizeof(T), i)) {
+            release_views(v, i);
+            return 0;
+        }
+    }
+    if (!get_indices(o[2], &v[2], 2)) {
+        release_views(v, 2);
+        return 0;
+    }
+    if (v[0].len / (Py_ssize_t)sizeof(T) != n * c || v[1].len != v[0].len
+        || v[2].len / (Py_ssize_t)sizeof(Py_ssize_t) != n) {
+        PyErr_Format(PyExc_ValueError, BUFFER_WHO ": arguments do not hold %zd x %zd values and "
+                     "%zd class indices", n, c, n);
+        release_views(v, 3);
+        return 0;
+    }
+    const Py_ssize_t *labels = v[2].buf;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (labels[i] < 0 || labels[i] >= c) {
+            PyErr_Format(PyExc_IndexError, BUFFER_WHO ": class index %zd is out of range for %zd "
+                         "classes", labels[i], c);
+            release_views(v, 3);
+            return 0;
+        }
+    }
+    if (!disjoint(v, 3)) {
+        release_views(v, 3);
+        return 0;
+    }
+    return 1;
+}
+
+static PyObject *NAME(softmax_xent)(PyObject *self, PyObject *args)
+{
+    PyObject *o[3];
+    Py_buffer v[3];
+    Py_ssize_t n, c, rs, cs;
+    int fortran;
+    double loss;
+    if (!PyArg_ParseTuple(args, "OOOnnp", &o[0], &o[1], &o[2], &n, &c, &fortran)
+        || !NAME(get_xent)(o, v, "rw", n, c))
+        return NULL;
+    NAME(layout)(n, c, fortran, &rs, &cs);
+    Py_BEGIN_ALLOW_THREADS
+    loss = NAME(softmax_xent_loop)(n, c, rs, cs, v[0].buf, v[2].buf, v[1].buf);
+    Py_END_ALLOW_THREADS
+    release_views(v, 3);
+    return PyFloat_FromDouble(loss);
+}
+
+static PyObject *NAME(softmax_xent_grad)(PyObject *self, PyObject *args)
+{
+    PyObject *o[3];
+    Py_buffer v[3];
+    Py_ssize_t n, c, rs, cs;
+    int fortran;
+    double scale;
+    if (!PyArg_ParseTuple(args, "OOOdnnp", &o[0], &o[1], &o[2], &scale, &n, &c, &fortran)
+        || !NAME(get_xent)(o, v, "rw", n, c))
+        return NULL;
+    NAME(layout)(n, c, fortran, &rs, &cs);
+    Py_BEGIN_ALLOW_THREADS
+    NAME(softmax_xent_grad_loop)(n, c, rs, cs, v[0].buf, v[2].buf, (T)scale, v[1].buf);
+    Py_END_ALLOW_THREADS
+    release_views(v, 3);
+    Py_RETURN_NONE;
+}

@@ -25,33 +25,34 @@ except ImportError:  # no C compiler at install time: the NumPy forms below serv
     FUSED = False
 
 _SUFFIX = {np.dtype(np.float32): "_f32", np.dtype(np.float64): "_f64"}
+_LOOPS: dict = {}  # (name, dtype) -> the compiled loop: a step calls these a dozen times
 
 
 def _compiled(name: str, x: np.ndarray):
     """The compiled loop for x's dtype, or None (run the NumPy form)."""
-    if _fused is None or x.dtype not in _SUFFIX:
-        return None
-    return getattr(_fused, name + _SUFFIX[x.dtype])
+    key = (name, x.dtype)
+    loop = _LOOPS.get(key)
+    if loop is None and _fused is not None and x.dtype in _SUFFIX:
+        loop = _LOOPS[key] = getattr(_fused, name + _SUFFIX[x.dtype])
+    return loop if _fused is not None else None
 
 
 def _memory_order(*arrays) -> str | None:
     """"C" or "F" if every array is contiguous in that one order (elementwise loops may then walk
     their memory as one vector), else None."""
-    for order, flag in (("C", "C_CONTIGUOUS"), ("F", "F_CONTIGUOUS")):
-        if all(a.flags[flag] for a in arrays):
-            return order
+    flags = [a.flags for a in arrays]
+    if all(f.c_contiguous for f in flags):
+        return "C"
+    if all(f.f_contiguous for f in flags):
+        return "F"
     return None
-
-
-def _vector(a: np.ndarray, order: str) -> np.ndarray:
-    return a.ravel(order=order)  # a view: the caller checked that a is contiguous in this order
 
 
 def add_bias_rows(z_t: np.ndarray, b: np.ndarray) -> None:
     """z^T[r, :] += b[r] in place: Linear's bias, with z^T (one row per output unit) C-ordered."""
     fused = _compiled("add_bias_rows", z_t)
     if fused is not None and z_t.flags.c_contiguous and b.dtype == z_t.dtype and z_t.size:
-        return fused(_vector(z_t, "C"), b, z_t.shape[0])
+        return fused(z_t.ravel(), b, z_t.shape[0])
     z_t += b[:, None]
 
 
@@ -60,9 +61,9 @@ def relu_forward(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     keep z's memory order."""
     y = np.empty_like(z)
     mask = np.empty_like(z, dtype=np.bool_)
-    fused, order = _compiled("relu_forward", z), _memory_order(z, y, mask)
+    fused, order = _compiled("relu_forward", z), _memory_order(z)  # y, mask: z's order
     if fused is not None and order is not None:
-        fused(_vector(z, order), _vector(y, order), _vector(mask, order))
+        fused(z.ravel(order), y.ravel(order), mask.ravel(order))
         return y, mask
     np.greater(z, 0, out=mask)
     y[...] = np.where(mask | np.isnan(z), z, z.dtype.type(0))
@@ -72,9 +73,9 @@ def relu_forward(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def relu_backward(grad_y: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """grad_z = grad_y where mask, +0 elsewhere (a select, not a product: 0 * NaN would be NaN)."""
     out = np.empty_like(grad_y)
-    fused, order = _compiled("relu_backward", grad_y), _memory_order(grad_y, mask, out)
+    fused, order = _compiled("relu_backward", grad_y), _memory_order(grad_y, mask)
     if fused is not None and order is not None:
-        fused(_vector(grad_y, order), _vector(mask, order), _vector(out, order))
+        fused(grad_y.ravel(order), mask.ravel(order), out.ravel(order))
         return out
     out[...] = np.where(mask, grad_y, grad_y.dtype.type(0))
     return out
@@ -86,4 +87,41 @@ def all_finite(x: np.ndarray) -> bool | None:
     fused, order = _compiled("all_finite", x), _memory_order(x)
     if fused is None or order is None:
         return None
-    return fused(_vector(x, order))
+    return fused(x.ravel(order))
+
+
+def _xent_layout(z: np.ndarray, p: np.ndarray) -> tuple | None:
+    """(n, c, fortran) when z and p are 2-D and contiguous in one order, else None."""
+    order = _memory_order(z, p) if z.ndim == 2 else None
+    return None if order is None else (z.shape[0], z.shape[1], order == "F")
+
+
+def softmax_cross_entropy(z: np.ndarray, labels: np.ndarray, p: np.ndarray) -> float:
+    """p <- softmax(z) row by row, and the summed cross-entropy of the class indices ``labels``
+    (intp, each in range), by log-sum-exp: sum_i log sum_j exp(z_ij - m_i) - (z_{i,c_i} - m_i),
+    with m_i the row's maximum, so exp never overflows. The compiled loop takes exp and log
+    from the C library (within an ulp of NumPy's) and sums the rows in double."""
+    fused, layout = _compiled("softmax_xent", z), _xent_layout(z, p)
+    if fused is not None and layout is not None and labels.dtype == np.intp:
+        return fused(z.ravel("F" if layout[2] else "C"), p.ravel("F" if layout[2] else "C"),
+                     labels, *layout)
+    shifted = z - z.max(axis=1, keepdims=True)
+    e = np.exp(shifted)
+    total = e.sum(axis=1, keepdims=True)
+    np.divide(e, total, out=p)
+    return float(np.log(total).sum() - shifted[np.arange(len(z)), labels].sum())
+
+
+def softmax_cross_entropy_grad(p: np.ndarray, labels: np.ndarray, scale: float) -> np.ndarray:
+    """grad_z = scale (p - d) for one-hot rows d of ``labels``: the fused softmax + cross-entropy
+    gradient, in p's memory order."""
+    out = np.empty_like(p)
+    fused, layout = _compiled("softmax_xent_grad", p), _xent_layout(p, out)
+    if fused is not None and layout is not None and labels.dtype == np.intp:
+        order = "F" if layout[2] else "C"
+        fused(p.ravel(order), out.ravel(order), labels, scale, *layout)
+        return out
+    np.copyto(out, p)
+    out[np.arange(len(out)), labels] -= 1.0
+    out *= out.dtype.type(scale)
+    return out

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit, softmax, xlogy
 
+from handgrad.nn import kernels
 from handgrad.nn.errors import ShapeError, as_float_array, check_finite, unknown_option
 
 REDUCTIONS = ("mean", "sum")
@@ -234,18 +235,17 @@ class CrossEntropy(_ClassTargets):
         z = _as_prediction("prediction z", z)
         d = np.asarray(d)
         self.scale = self._scale(z)
+        if d.ndim == 1 or (d.ndim == 2 and d.shape[1] == 1 and z.shape[1] > 1):
+            # Class indices: Div = -log p_c = log sum_j exp(z_j - m) - (z_c - m), read off per
+            # row, in one pass (nn.kernels): neither one-hot rows nor the whole log p are built.
+            self.labels = class_indices_checked(d.ravel(), z.shape[1], z.shape[0], self.name)
+            self.d, self.p = None, np.empty_like(z)
+            return kernels.softmax_cross_entropy(z, self.labels, self.p) * self.scale
         # log-sum-exp, shifted by each row's maximum so that exp never overflows
         shifted = z - z.max(axis=1, keepdims=True)
         e = np.exp(shifted)
         total = e.sum(axis=1, keepdims=True)
         self.p = np.divide(e, total, out=e)
-        if d.ndim == 1 or (d.ndim == 2 and d.shape[1] == 1 and z.shape[1] > 1):
-            # Class indices: Div = -log p_c = log sum_j exp(shifted_j) - shifted_c, read off per
-            # row: neither one-hot rows nor the whole log p are built.
-            self.labels = class_indices_checked(d.ravel(), z.shape[1], z.shape[0], self.name)
-            self.d = None
-            picked = shifted[np.arange(len(z)), self.labels]
-            return float((np.log(total).sum() - picked.sum()) * self.scale)
         log_p = shifted - np.log(total)
         self.labels = None
         self.d = self.targets_as_rows(z, d)
@@ -253,11 +253,8 @@ class CrossEntropy(_ClassTargets):
         return self._reduce(-self.d * log_p, z)
 
     def backward(self):
-        if self.labels is not None:  # p - d with one-hot d: subtract 1 at each row's class
-            grad = self.p.copy(order="K")  # keep the logits' memory order (see Linear)
-            grad[np.arange(len(grad)), self.labels] -= 1.0
-            grad *= self.scale
-            return grad
+        if self.labels is not None:  # p - d with one-hot d, in the logits' memory order
+            return kernels.softmax_cross_entropy_grad(self.p, self.labels, self.scale)
         # For general (not normalised) targets the gradient is p * sum(d) - d.
         return self.scale * (self.p * self.target_mass - self.d)
 
