@@ -102,8 +102,8 @@ def parse_args(argv):
     parser.add_argument("--rounds", type=int, default=None, help="rounds (default 3, quick 1)")
     parser.add_argument("--out", type=Path, default=None,
                         help="the report (default BENCHMARKS.md; quick: runs/bench-quick/)")
-    parser.add_argument("--budget", type=float, default=12.0, metavar="MINUTES",
-                        help="start no new measurement after this long (default 12; the run "
+    parser.add_argument("--budget", type=float, default=13.0, metavar="MINUTES",
+                        help="start no new measurement after this long (default 13; the run "
                              "then profiles, re-measures the limits and writes what it has)")
     parser.add_argument("--report-only", type=Path, default=None, metavar="RESULTS_JSON",
                         help="re-write the report from a results file, measuring nothing")
