@@ -73,10 +73,11 @@ def rotated(items: list, k: int) -> list:
 
 
 def round_order(impls: list[str], k: int) -> list[str]:
-    """Round k's order: rotated, so that no implementation always runs first or after the same
-    neighbour, except that handgrad and PyTorch, whose ratio is the tightest criterion, always run
-    back to back (handgrad first in even rounds, PyTorch in odd ones): the machine's slow episodes,
-    a few seconds to minutes long, then tend to fall on both of a pair or on neither."""
+    """Round k's order: rotated, so that each implementation takes each position in turn (the
+    cyclic order stays: rotation changes who starts, not who follows whom), and handgrad and
+    PyTorch, whose ratio is the tightest criterion, always run back to back (handgrad first in even
+    rounds, PyTorch in odd ones): the machine's slow episodes, a few seconds to minutes long, then
+    tend to fall on both of a pair or on neither."""
     paired = "handgrad" in impls and "torch" in impls
     units = [["handgrad", "torch"] if paired and name == "handgrad" else [name]
              for name in impls if not (paired and name == "torch")]

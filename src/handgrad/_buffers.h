@@ -9,7 +9,8 @@
  * (SSE2, what a portable build targets), and the loader picks the one the CPU runs. Adam's
  * sqrt and division are throughput-bound at four floats an instruction: its pass over 1.9 M
  * parameters went from 1.55 to 0.83 ms. AVX2 brings no FMA, so the rounding stays NumPy's. */
-#if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__)
+/* glibc only: target_clones needs the loader's ifunc support, which musl does not have. */
+#if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__) && defined(__GLIBC__)
 #define CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define CLONES

@@ -157,12 +157,30 @@ def test_bias_add_refuses_a_bias_that_does_not_match_the_rows():
         kernels._fused.add_bias_rows_f32(z_t, np.zeros(4, np.float32), 3)
 
 
+class _Spy:
+    """Stands in for the compiled module and records which of its loops were called."""
+
+    def __init__(self, module):
+        self.module, self.called = module, []
+
+    def __getattr__(self, name):
+        loop = getattr(self.module, name)
+
+        def recorded(*args):
+            self.called.append(name.rsplit("_", 1)[0])
+            return loop(*args)
+        return recorded
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_a_linear_relu_stack_gives_the_same_bits_in_both_forms(monkeypatch, dtype):
-    """The layers themselves, through the public forward/backward, whichever form runs."""
+@pytest.mark.parametrize("grad_order", ["F", "C"])
+def test_a_linear_relu_stack_gives_the_same_bits_in_both_forms(monkeypatch, dtype, grad_order):
+    """The layers themselves, through the public forward/backward, whichever form runs. Linear's
+    output is F-ordered (z^T viewed back); a gradient in that order runs the compiled backward,
+    one in C order the NumPy form: the spy says which ran, so neither case tests NumPy twice."""
     rng = np.random.default_rng(5)
     x = rng.normal(size=(16, 7)).astype(dtype)
-    grad = rng.normal(size=(16, 9)).astype(dtype)
+    grad = np.asarray(rng.normal(size=(16, 9)).astype(dtype), order=grad_order)
 
     def run():
         layer, relu = Linear(7, 9, rng=0, dtype=dtype), ReLU()
@@ -170,10 +188,43 @@ def test_a_linear_relu_stack_gives_the_same_bits_in_both_forms(monkeypatch, dtyp
         y = relu.forward(layer.forward(x))
         return y, layer.backward(relu.backward(grad)), layer.W.grad.copy(), layer.b.grad.copy()
 
+    spy = _Spy(kernels._fused)
+    monkeypatch.setattr(kernels, "_fused", spy)
+    monkeypatch.setattr(kernels, "_LOOPS", {})
     compiled = run()
+    expected = {"add_bias_rows", "relu_forward"} | ({"relu_backward"} if grad_order == "F" else set())
+    assert set(spy.called) == expected
     monkeypatch.setattr(kernels, "_fused", None)
     for a, b in zip(compiled, run(), strict=True):
         same_bits(np.asarray(a), np.asarray(b))
+
+
+def test_shapes_that_do_not_match_are_refused_before_any_loop():
+    """The compiled loops see flat vectors: a gradient or bias of the right size but the wrong
+    shape would be read in the wrong places, so the wrappers compare shapes first."""
+    mask = np.ones((4, 6), dtype=bool)
+    with pytest.raises(ValueError, match=r"gradient of shape \(1, 6\) for activations of shape "
+                                         r"\(4, 6\)"):
+        kernels.relu_backward(np.ones((1, 6), np.float32), mask)  # would broadcast in NumPy
+    with pytest.raises(ValueError, match=r"gradient of shape \(6, 4\)"):
+        kernels.relu_backward(np.ones((6, 4), np.float32), mask)  # same size, transposed
+    z_t = np.zeros((4, 6), np.float32)
+    with pytest.raises(ValueError, match=r"bias of shape \(4, 1\) for 4 output units"):
+        kernels.add_bias_rows(z_t, np.zeros((4, 1), np.float32))
+    with pytest.raises(ValueError, match=r"bias of shape \(6,\) for 4 output units"):
+        kernels.add_bias_rows(z_t, np.zeros(6, np.float32))
+    assert not z_t.any()
+
+
+def test_misaligned_arrays_run_the_numpy_form():
+    """A float32 view at an odd byte offset is contiguous but not aligned: not for the C loop."""
+    raw = np.zeros(4 * 24 + 1, dtype=np.uint8)
+    z = raw[1:].view(np.float32).reshape(4, 6)
+    z[...] = np.linspace(-3, 3, 24, dtype=np.float32).reshape(4, 6)
+    assert not z.flags.aligned and z.flags.c_contiguous
+    assert kernels._memory_order(z) is None and kernels.all_finite(z) is None
+    y, mask = kernels.relu_forward(z)
+    np.testing.assert_array_equal(y, np.maximum(z, 0))
 
 
 # --- softmax cross-entropy with class indices -------------------------------------------------
@@ -208,8 +259,8 @@ def test_softmax_cross_entropy_is_the_log_sum_exp_definition(form, dtype, order,
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("order", ORDERS)
-def test_softmax_cross_entropy_forms_agree_to_an_ulp_and_the_gradient_to_the_bit(monkeypatch,
-                                                                                 dtype, order):
+def test_softmax_cross_entropy_forms_agree_to_a_few_ulp_and_the_gradient_to_the_bit(monkeypatch,
+                                                                                     dtype, order):
     z, labels = logits(dtype, order)
     p_c, p_n = np.empty_like(z), np.empty_like(z)
     loss_c = kernels.softmax_cross_entropy(z, labels, p_c)
@@ -239,6 +290,43 @@ def test_softmax_cross_entropy_loop_refuses_bad_labels_and_sizes():
         kernels._fused.softmax_xent_f32(z.ravel(), p.ravel(), np.zeros(4, np.int32), 4, 3, False)
     with pytest.raises(ValueError, match="overlap"):
         kernels._fused.softmax_xent_f32(z.ravel(), z.ravel(), np.zeros(4, np.intp), 4, 3, False)
+
+
+def test_softmax_sizes_whose_product_overflows_are_refused():
+    """n * c is compared with the buffers' lengths: it must not wrap round first. 4 x 2^62 wraps
+    to 0, the length of empty buffers, and four class indices of 0 are all in range: without the
+    guard the loop would read logits that are not there."""
+    z = np.zeros(0, dtype=np.float32)
+    with pytest.raises(ValueError, match="softmax needs rows and classes"):
+        kernels._fused.softmax_xent_f32(z, np.empty_like(z), np.zeros(4, np.intp), 4, 2**62, False)
+    with pytest.raises(ValueError, match="softmax needs rows and classes"):
+        kernels._fused.softmax_xent_f32(z, np.empty_like(z), np.zeros(0, np.intp), 0, 4, False)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_an_empty_batch_has_zero_summed_loss_and_an_empty_gradient(dtype):
+    from handgrad.nn import get_loss
+    loss = get_loss("cross_entropy", reduction="sum")
+    assert loss(np.zeros((0, 5), dtype), np.zeros(0, np.int64)) == 0.0
+    grad = loss.backward()
+    assert grad.shape == (0, 5) and grad.dtype == dtype
+
+
+@pytest.mark.parametrize("order", ORDERS)
+def test_a_thousand_classes_stay_within_tens_of_ulp_of_numpy(monkeypatch, order):
+    """The C loop sums a row in order, NumPy pairwise: with many classes the sums' rounding
+    differs most; the documented bound is tens of ulp in float32."""
+    z, labels = logits(np.float32, order, n=64, c=1000, seed=8)
+    p_c, p_n = np.empty_like(z), np.empty_like(z)
+    loss_c = kernels.softmax_cross_entropy(z, labels, p_c)
+    monkeypatch.setattr(kernels, "_fused", None)
+    loss_n = kernels.softmax_cross_entropy(z, labels, p_n)
+    ulp = np.spacing(np.abs(p_n))
+    assert np.abs(p_c - p_n).max() > 0  # the forms do differ here: the bound below is not idle
+    assert (np.abs(p_c - p_n) / ulp).max() <= 128
+    assert loss_c == pytest.approx(loss_n, rel=1e-5)
+    expected_loss, expected_p = reference_xent(z, labels)
+    np.testing.assert_allclose(p_c, expected_p, rtol=2e-5, atol=1e-30)
 
 
 def test_labels_of_another_integer_type_run_the_numpy_form():

@@ -4,9 +4,12 @@
  * the BLAS threads have just written. NumPy's forms take two passes (ReLU's mask, then z * mask,
  * whose bool -> float cast runs through a buffered loop), a strided inner loop per output unit
  * (the bias add) or a boolean copy of the input (the finiteness check): ~30-40 us each, ~0.3 ms a
- * step in all. Softmax cross-entropy on a small batch is a dozen NumPy calls; here one loop (its
- * exp and log are the C library's: within an ulp of NumPy's, not always the same bits). kernels.py holds the same operations in NumPy, which the tests hold these to bit for
- * bit and which run wherever this module could not be built.
+ * step in all. Softmax cross-entropy on a small batch is a dozen NumPy calls; here one loop.
+ * kernels.py holds the same operations in NumPy, which run wherever this module could not be
+ * built and to which the tests hold these bit for bit, with one exception: the softmax takes exp
+ * and log from the C library and sums each row in order (NumPy sums pairwise), so its p is a few
+ * ulp from NumPy's (2-5 for 10 classes in float32, tens for a thousand); its gradient, given p,
+ * is the same bits.
  *
  * Each function takes contiguous vectors of one native float type (suffix _f32 or _f64) and, for
  * ReLU, a bool mask, and checks them before it touches memory (_buffers.h). The loops are
@@ -29,6 +32,8 @@
 static int get_indices(PyObject *object, Py_buffer *view, int index)
 {
     if (!get_vector(object, view, 'r', 'l', sizeof(Py_ssize_t), index)) {
+        if (!PyErr_ExceptionMatches(PyExc_TypeError))
+            return 0;  /* a MemoryError, say, is not a wrong format */
         PyErr_Clear();
         if (!get_vector(object, view, 'r', 'q', sizeof(Py_ssize_t), index))
             return 0;
