@@ -45,14 +45,16 @@ def _compiled(name: str, x: np.ndarray):
 def _memory_order(*arrays) -> str | None:
     """"C" or "F" if every array is aligned and contiguous in that one order (elementwise loops
     may then walk their memory as one vector), else None."""
-    flags = [a.flags for a in arrays]
-    if not all(f.aligned for f in flags):  # a view at an odd byte offset: the NumPy form serves
-        return None
-    if all(f.c_contiguous for f in flags):
-        return "C"
-    if all(f.f_contiguous for f in flags):
-        return "F"
-    return None
+    # A plain loop, not all() over generators: on a small network's step this runs eight times
+    # and generators made it ~0.9 us a call, 15% of a 64-32-10 step.
+    c = f = True
+    for a in arrays:
+        flags = a.flags
+        if not flags.aligned:  # a view at an odd byte offset: the NumPy form serves
+            return None
+        c = c and flags.c_contiguous
+        f = f and flags.f_contiguous
+    return "C" if c else "F" if f else None
 
 
 def add_bias_rows(z_t: np.ndarray, b: np.ndarray) -> None:
