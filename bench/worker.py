@@ -65,11 +65,21 @@ def run_sweep(impl_name: str, w: dict) -> dict:
     values = {}
     for point in w["points"]:
         sizes, batch = sweep_point(w, point)
-        x, labels = synthetic(batch, sizes[0], sizes[-1], seed=SEED + point)
         impl = IMPLEMENTATIONS[impl_name](sizes, "adam", 1e-3, SEED)
-        values[str(point)] = _time_steps(lambda: impl.step(*_as_inputs(impl, x, labels)),
+        values[str(point)] = _time_steps(_fresh_batches(impl, sizes, batch, w["steps"] + 2, point),
                                          w["steps"])
     return {"values": values, "unit": "s/step", "info": impl.describe()}
+
+
+def _fresh_batches(impl, sizes, batch, count, point):
+    """A step function that takes a new batch each call. The same batch over and over is
+    memorised within a few steps at small batch sizes: the loss reaches 0, the gradients become
+    subnormal floats, and the hardware's slow path for those (~100x per operation) made the Adam
+    step of a 4-sample batch 11 ms instead of 1: a measurement of the CPU, not of the trainer."""
+    x, labels = synthetic(batch * count, sizes[0], sizes[-1], seed=SEED + point)
+    batches = iter([_as_inputs(impl, x[i:i + batch], labels[i:i + batch])
+                    for i in range(0, batch * count, batch)])
+    return lambda: impl.step(*next(batches))
 
 
 def _as_inputs(impl, x, labels):

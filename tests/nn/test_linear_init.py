@@ -31,6 +31,23 @@ def test_linear_gradients_are_the_notes_outer_products(rng):
     assert np.allclose(grad_x, g @ layer.W.data, rtol=0, atol=1e-14)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_one_sample_weight_gradient_is_the_outer_product_bit_for_bit(dtype, rng):
+    """Batch 1 takes a broadcast multiply, not BLAS: each entry g_i x_j is one rounding either
+    way, so it must equal np.outer exactly, written in place and accumulated alike."""
+    layer = Linear(7, 5, rng=0, dtype=dtype)
+    x, g = rng.normal(size=(1, 7)).astype(dtype), rng.normal(size=(1, 5)).astype(dtype)
+    layer.forward(x)
+    layer.backward_overwrite(g)
+    np.testing.assert_array_equal(layer.W.grad, np.outer(g[0], x[0]))
+    layer.backward(g)  # accumulates on top
+    np.testing.assert_array_equal(layer.W.grad, np.outer(g[0], x[0]) * 2)
+    # and it agrees with the matrix product the larger batches take
+    layer.forward(np.repeat(x, 2, axis=0))
+    layer.backward_overwrite(np.concatenate([g, np.zeros_like(g)]))
+    np.testing.assert_array_equal(layer.W.grad, np.outer(g[0], x[0]))
+
+
 def test_backward_accumulates_and_zero_grad_clears(rng):
     model = MLP([3, 4, 2], activation="tanh", rng=0, dtype=np.float64)
     x, g = rng.normal(size=(5, 3)), rng.normal(size=(5, 2))

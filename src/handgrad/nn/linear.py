@@ -60,12 +60,16 @@ class Linear(Module):
     def backward_params(self, grad_z: np.ndarray, accumulate: bool = True) -> None:
         """grad_W and grad_b only (the first layer in training: grad_x would go unused)."""
         W, b = self.W, self.params.get("b")
+        # one sample: the outer product grad_z x^T of 004, as a broadcast multiply (the same
+        # bits: each entry is one product). BLAS's gemm with an inner dimension of 1 ran ~3x
+        # slower here (1.1 ms against 0.4 for 1024 x 1024), and batch 1 is the notes' SGD.
+        product = np.multiply if len(self.x) == 1 else np.matmul
         if accumulate:
-            W.grad += grad_z.T @ self.x
+            W.grad += product(grad_z.T, self.x)
             if b is not None:
                 b.grad += grad_z.sum(axis=0)
         else:  # written in place: no temporary, no zero fill, no addition
-            np.matmul(grad_z.T, self.x, out=W.grad)
+            product(grad_z.T, self.x, out=W.grad)
             if b is not None:  # along grad_z^T's rows: contiguous in the layout Linear produces
                 np.add.reduce(grad_z.T, axis=1, out=b.grad)
 
