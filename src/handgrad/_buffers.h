@@ -77,4 +77,41 @@ static int disjoint(Py_buffer *views, int count)
     return 1;
 }
 
+static Py_ssize_t item_size(char typecode)
+{
+    return typecode == '?' ? 1 : typecode == 'f' ? 4 : 8;
+}
+
+/* Acquire `count` vectors at once: object i as a contiguous vector, written where modes[i] is 'w',
+ * of element type `floats` ('f' or 'd'), or bool where bools (NULL: none) has '?' at i; every one
+ * in use (in_use NULL: all) as long as the first in elements, whatever unused ones hold (grad_avg
+ * without centring, say); all pairwise disjoint. 1 on success; else 0 with an exception set and
+ * nothing held. */
+static int get_vectors(PyObject **objects, Py_buffer *views, const char *modes, char floats,
+                       const char *bools, int count, const int *in_use)
+{
+    for (int i = 0; i < count; i++) {
+        const char type = bools != NULL && bools[i] == '?' ? '?' : floats;
+        if (!get_vector(objects[i], &views[i], modes[i], type, item_size(type), i)) {
+            release_views(views, i);
+            return 0;
+        }
+    }
+    const Py_ssize_t n = views[0].len / views[0].itemsize;
+    for (int i = 1; i < count; i++) {
+        const Py_ssize_t n_i = views[i].len / views[i].itemsize;
+        if ((in_use == NULL || in_use[i]) && n_i != n) {
+            PyErr_Format(PyExc_ValueError, BUFFER_WHO ": argument %d holds %zd elements, "
+                         "argument 0 %zd", i, n_i, n);
+            release_views(views, count);
+            return 0;
+        }
+    }
+    if (!disjoint(views, count)) {
+        release_views(views, count);
+        return 0;
+    }
+    return 1;
+}
+
 #endif

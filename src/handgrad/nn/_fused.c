@@ -48,14 +48,7 @@ static int get_indices(PyObject *object, Py_buffer *view, int index)
 #define EXPONENT 0x7F800000u
 #define EXP expf
 #define LOG logf
-#include "_fused_rules.h"
-#undef T
-#undef U
-#undef NAME
-#undef TYPECODE
-#undef EXPONENT
-#undef EXP
-#undef LOG
+#include "_fused_rules.h"  /* which #undefs these at its end */
 
 #define T double
 #define U uint64_t
@@ -64,14 +57,7 @@ static int get_indices(PyObject *object, Py_buffer *view, int index)
 #define EXPONENT 0x7FF0000000000000u
 #define EXP exp
 #define LOG log
-#include "_fused_rules.h"
-#undef T
-#undef U
-#undef NAME
-#undef TYPECODE
-#undef EXPONENT
-#undef EXP
-#undef LOG
+#include "_fused_rules.h"  /* which #undefs these at its end */
 
 #define BOTH(f) {#f "_f32", f##_f32, METH_VARARGS, NULL}, {#f "_f64", f##_f64, METH_VARARGS, NULL}
 

@@ -53,34 +53,6 @@ static int NAME(all_finite_loop)(Py_ssize_t n, const T *restrict x)
 
 /* --- the Python-facing wrappers: check the vectors, release the GIL, run the loop ----------- */
 
-/* Acquire the vectors (modes 'w'/'r'; types: TYPECODE or '?' for a bool mask), all as long as the
- * first in elements, and pairwise disjoint. 1 on success; else 0 with an exception set. */
-static int NAME(get_elementwise)(PyObject **objects, Py_buffer *views, const char *modes,
-                                 const char *types, int count)
-{
-    for (int i = 0; i < count; i++) {
-        const char type = types[i] == '?' ? '?' : TYPECODE;
-        if (!get_vector(objects[i], &views[i], modes[i], type, type == '?' ? 1 : sizeof(T), i)) {
-            release_views(views, i);
-            return 0;
-        }
-    }
-    const Py_ssize_t n = views[0].len / views[0].itemsize;
-    for (int i = 1; i < count; i++) {
-        if (views[i].len / views[i].itemsize != n) {
-            PyErr_Format(PyExc_ValueError, BUFFER_WHO ": argument %d holds %zd elements, "
-                         "argument 0 %zd", i, views[i].len / views[i].itemsize, n);
-            release_views(views, count);
-            return 0;
-        }
-    }
-    if (!disjoint(views, count)) {
-        release_views(views, count);
-        return 0;
-    }
-    return 1;
-}
-
 static PyObject *NAME(add_bias_rows)(PyObject *self, PyObject *args)
 {
     PyObject *o[2];
@@ -117,7 +89,7 @@ static PyObject *NAME(relu_forward)(PyObject *self, PyObject *args)
     PyObject *o[3];
     Py_buffer v[3];
     if (!PyArg_ParseTuple(args, "OOO", &o[0], &o[1], &o[2])
-        || !NAME(get_elementwise)(o, v, "rww", "ff?", 3))
+        || !get_vectors(o, v, "rww", TYPECODE, "..?", 3, NULL))
         return NULL;
     Py_BEGIN_ALLOW_THREADS
     NAME(relu_forward_loop)(v[0].len / sizeof(T), v[0].buf, v[1].buf, v[2].buf);
@@ -131,7 +103,7 @@ static PyObject *NAME(relu_backward)(PyObject *self, PyObject *args)
     PyObject *o[3];
     Py_buffer v[3];
     if (!PyArg_ParseTuple(args, "OOO", &o[0], &o[1], &o[2])
-        || !NAME(get_elementwise)(o, v, "rrw", "f?f", 3))
+        || !get_vectors(o, v, "rrw", TYPECODE, ".?.", 3, NULL))
         return NULL;
     Py_BEGIN_ALLOW_THREADS
     NAME(relu_backward_loop)(v[0].len / sizeof(T), v[0].buf, v[1].buf, v[2].buf);
@@ -279,3 +251,12 @@ static PyObject *NAME(softmax_xent_grad)(PyObject *self, PyObject *args)
     release_views(v, 3);
     Py_RETURN_NONE;
 }
+
+/* The parameters of this instantiation: the next one defines them anew. */
+#undef T
+#undef U
+#undef NAME
+#undef TYPECODE
+#undef EXPONENT
+#undef EXP
+#undef LOG

@@ -24,21 +24,13 @@
 #define NAME(f) f##_f32
 #define SQRT sqrtf
 #define TYPECODE 'f'
-#include "_fused_rules.h"
-#undef T
-#undef NAME
-#undef SQRT
-#undef TYPECODE
+#include "_fused_rules.h"  /* which #undefs these at its end */
 
 #define T double
 #define NAME(f) f##_f64
 #define SQRT sqrt
 #define TYPECODE 'd'
-#include "_fused_rules.h"
-#undef T
-#undef NAME
-#undef SQRT
-#undef TYPECODE
+#include "_fused_rules.h"  /* which #undefs these at its end */
 
 #define BOTH(f) {#f "_f32", f##_f32, METH_VARARGS, NULL}, {#f "_f64", f##_f64, METH_VARARGS, NULL}
 

@@ -109,43 +109,13 @@ static void NAME(adam_loop)(Py_ssize_t n, T *restrict theta, const T *restrict g
 
 /* --- the Python-facing wrappers: check the vectors, release the GIL, run the loop ----------- */
 
-/* Acquire the vectors (modes: 'w' written, 'r' read, one letter each) as contiguous, pairwise
- * disjoint arrays of T, each as long as the parameters unless `in_use` (NULL: all in use) marks it
- * as unused by this call (grad_avg without centering, say), when any length is accepted.
- * 1 on success; else 0 with an exception set and nothing held. */
-static int NAME(get_vectors)(PyObject **objects, Py_buffer *views, const char *modes, int count,
-                             const int *in_use)
-{
-    for (int i = 0; i < count; i++) {
-        if (!get_vector(objects[i], &views[i], modes[i], TYPECODE, sizeof(T), i)) {
-            release_views(views, i);
-            return 0;
-        }
-    }
-    Py_ssize_t len = views[0].len;
-    for (int i = 1; i < count; i++) {
-        if ((in_use == NULL || in_use[i]) && views[i].len != len) {
-            PyErr_Format(PyExc_ValueError, "fused update: argument %d holds %zd elements, the "
-                         "parameters %zd", i, views[i].len / (Py_ssize_t)sizeof(T),
-                         len / (Py_ssize_t)sizeof(T));
-            release_views(views, count);
-            return 0;
-        }
-    }
-    if (!disjoint(views, count)) {
-        release_views(views, count);
-        return 0;
-    }
-    return 1;
-}
-
 static PyObject *NAME(add_scaled)(PyObject *self, PyObject *args)
 {
     PyObject *o[2];
     Py_buffer v[2];
     double alpha;
     if (!PyArg_ParseTuple(args, "OdO", &o[0], &alpha, &o[1])
-        || !NAME(get_vectors)(o, v, "wr", 2, NULL))
+        || !get_vectors(o, v, "wr", TYPECODE, NULL, 2, NULL))
         return NULL;
     Py_BEGIN_ALLOW_THREADS
     NAME(add_scaled_loop)(v[0].len / sizeof(T), v[0].buf, (T)alpha, v[1].buf);
@@ -162,7 +132,7 @@ static PyObject *NAME(sgd_momentum)(PyObject *self, PyObject *args)
     int nesterov, first;
     if (!PyArg_ParseTuple(args, "OOOdddpp", &o[0], &o[1], &o[2], &lr, &mu, &one_minus_tau,
                           &nesterov, &first)
-        || !NAME(get_vectors)(o, v, "wrw", 3, NULL))
+        || !get_vectors(o, v, "wrw", TYPECODE, NULL, 3, NULL))
         return NULL;
     Py_BEGIN_ALLOW_THREADS
     NAME(sgd_momentum_loop)(v[0].len / sizeof(T), v[0].buf, v[1].buf, v[2].buf, (T)lr, (T)mu,
@@ -181,7 +151,7 @@ static PyObject *NAME(run_state_rule)(PyObject *args, NAME(state_rule) loop)
     Py_buffer v[3];
     double a, b;
     if (!PyArg_ParseTuple(args, "OOOdd", &o[0], &o[1], &o[2], &a, &b)
-        || !NAME(get_vectors)(o, v, "wrw", 3, NULL))
+        || !get_vectors(o, v, "wrw", TYPECODE, NULL, 3, NULL))
         return NULL;
     Py_BEGIN_ALLOW_THREADS
     loop(v[0].len / sizeof(T), v[0].buf, v[1].buf, v[2].buf, (T)a, (T)b);
@@ -215,7 +185,7 @@ static PyObject *NAME(rmsprop)(PyObject *self, PyObject *args)
                           &one_minus_alpha, &eps, &mu, &centered, &with_momentum))
         return NULL;
     const int in_use[5] = {1, 1, 1, centered, with_momentum};
-    if (!NAME(get_vectors)(o, v, "wrwww", 5, in_use))
+    if (!get_vectors(o, v, "wrwww", TYPECODE, NULL, 5, in_use))
         return NULL;
     Py_BEGIN_ALLOW_THREADS
     NAME(rmsprop_loop)(v[0].len / sizeof(T), v[0].buf, v[1].buf, v[2].buf, v[3].buf, v[4].buf,
@@ -238,7 +208,7 @@ static PyObject *NAME(adam)(PyObject *self, PyObject *args)
         return NULL;
     /* the decay mask may be empty: every entry decays (decay_biases=True) */
     const int in_use[6] = {1, 1, 1, 1, amsgrad, 0};
-    if (!NAME(get_vectors)(o, v, "wrwwwr", 6, in_use))
+    if (!get_vectors(o, v, "wrwwwr", TYPECODE, NULL, 6, in_use))
         return NULL;
     int masked = v[5].len > 0;
     if (masked && v[5].len != v[0].len) {
@@ -256,3 +226,9 @@ static PyObject *NAME(adam)(PyObject *self, PyObject *args)
     release_views(v, 6);
     Py_RETURN_NONE;
 }
+
+/* The parameters of this instantiation: the next one defines them anew. */
+#undef T
+#undef NAME
+#undef SQRT
+#undef TYPECODE
