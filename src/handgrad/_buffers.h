@@ -16,6 +16,26 @@
 #define CLONES
 #endif
 
+/* Subnormal floats (below 1.2e-38 in float32) take the CPU's microcode slow path, ~100x per
+ * operation. An optimizer's state gets stuck there: for a unit whose gradient has gone to 0,
+ * m <- 0.9 m rounds back to m once m is a few subnormal steps above 0, so Adam's m (and v, and
+ * momentum's buffer) then holds tens of thousands of subnormals for good, and the update pass
+ * on them made a 64-512-512-10 digits epoch twice as slow (40 -> 83 ms) after 30 epochs. The
+ * update loops therefore run with x86's flush-to-zero and denormals-are-zero (MXCSR bits 15
+ * and 6) on their own thread, restored after: subnormal inputs count as 0 and subnormal results
+ * are 0, the sign kept. Values so small do not move a parameter: the NumPy form, which keeps
+ * them, agrees to the bit on everything else. Elsewhere (no SSE) the loops keep subnormals. */
+#if defined(__x86_64__) || defined(_M_X64)
+#include <xmmintrin.h>
+#define FLUSH_SUBNORMALS 0x8040u
+#define BEGIN_UPDATE Py_BEGIN_ALLOW_THREADS \
+    const unsigned int saved_csr_ = _mm_getcsr(); _mm_setcsr(saved_csr_ | FLUSH_SUBNORMALS);
+#define END_UPDATE _mm_setcsr(saved_csr_); Py_END_ALLOW_THREADS
+#else
+#define BEGIN_UPDATE Py_BEGIN_ALLOW_THREADS
+#define END_UPDATE Py_END_ALLOW_THREADS
+#endif
+
 static void release_views(Py_buffer *views, int count)
 {
     for (int i = 0; i < count; i++)

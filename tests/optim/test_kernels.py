@@ -6,6 +6,8 @@ The float32 check can fail: the same rule computed in float64 and rounded once a
 from it (asserted below), so a kernel whose coefficients promoted it to float64 would not pass.
 """
 
+import platform
+
 import numpy as np
 import pytest
 
@@ -218,3 +220,37 @@ def test_a_decay_mask_of_the_wrong_length_is_refused():
     with pytest.raises(ValueError, match="decay mask"):
         kernels._fused.adam_f32(theta, g, m, v, theta[:0].copy(), 1e-3, 0.1, 0.999, 0.001, 0.5,
                                 1e-8, False, 1e-4, np.ones(7, np.float32))
+
+
+# --- subnormals: the compiled loops flush them (x86), the NumPy forms keep them ----------------
+def _adam_call(theta, g, m, v):
+    kernels.adam(theta, g, m, v, v[:0], 1e-3, 0.1, 0.999, 0.001, 1.0, 1e-8, False)
+
+
+def _momentum_call(theta, g, m, v):
+    kernels.sgd_momentum(theta, g, m, 0.01, 0.9, 1.0, False, False)
+
+
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"),
+                    reason="flush-to-zero is set on x86-64 only (CI runs there)")
+@pytest.mark.parametrize("update", [_adam_call, _momentum_call], ids=["adam", "momentum"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_updates_flush_subnormal_state_and_agree_elsewhere(monkeypatch, update, dtype):
+    """A state entry a few subnormal steps above 0 with a zero gradient is where the NumPy rule
+    gets stuck (0.9 m rounds back to m) and the C loop, with flush-to-zero, gives 0; every other
+    entry is the same bits in both forms, and the caller's thread keeps subnormals afterwards."""
+    theta, g, m, _, v = vectors(dtype, n=64, seed=9)
+    tiny = np.finfo(dtype).smallest_subnormal
+    m[:8], g[:8], v[:8] = tiny * np.arange(1, 9), 0, tiny  # stuck entries, zero gradient
+    args_c = [a.copy() for a in (theta, g, m, v)]
+    args_n = [a.copy() for a in (theta, g, m, v)]
+    update(*args_c)
+    use_numpy_forms(monkeypatch)
+    update(*args_n)
+    m_c, m_n = args_c[2], args_n[2]
+    assert (m_n[:8] != 0).all() and (np.abs(m_n[:8]) < np.finfo(dtype).tiny).all()  # stuck
+    assert (m_c[:8] == 0).all()                                                     # flushed
+    for c, n in zip(args_c, args_n):
+        np.testing.assert_array_equal(c[8:].view(f"u{c.itemsize}"), n[8:].view(f"u{n.itemsize}"))
+    # the MXCSR was restored: this thread's NumPy arithmetic still produces subnormals
+    assert np.multiply(dtype(tiny), dtype(3)) == 3 * tiny

@@ -3,8 +3,10 @@
  * Why C: NumPy spends a pass over memory per arithmetic operation, so Adam on 1.9 M parameters is
  * ten passes (~3.5 ms); one fused loop is ~0.85 ms (compiled for AVX2 as well, see CLONES in
  * _buffers.h). Numba gives the same loop but costs ~110 MB of resident memory for LLVM in every
- * training process; this module costs a few kilobytes and no start-up. kernels.py holds the same rules in NumPy, which the tests hold these to bit for bit and
- * which run wherever this module could not be built.
+ * training process; this module costs a few kilobytes and no start-up. kernels.py holds the
+ * same rules in NumPy, which run wherever this module could not be built and to which the tests
+ * hold these bit for bit, subnormals aside: the loops run with flush-to-zero (BEGIN_UPDATE,
+ * _buffers.h says why).
  *
  * Each function takes contiguous, non-overlapping NumPy arrays of one native element type,
  * float32 (suffix _f32) or float64 (_f64), and checks all of that before it touches memory;

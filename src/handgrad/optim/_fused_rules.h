@@ -117,9 +117,9 @@ static PyObject *NAME(add_scaled)(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "OdO", &o[0], &alpha, &o[1])
         || !get_vectors(o, v, "wr", TYPECODE, NULL, 2, NULL))
         return NULL;
-    Py_BEGIN_ALLOW_THREADS
+    BEGIN_UPDATE
     NAME(add_scaled_loop)(v[0].len / sizeof(T), v[0].buf, (T)alpha, v[1].buf);
-    Py_END_ALLOW_THREADS
+    END_UPDATE
     release_views(v, 2);
     Py_RETURN_NONE;
 }
@@ -134,10 +134,10 @@ static PyObject *NAME(sgd_momentum)(PyObject *self, PyObject *args)
                           &nesterov, &first)
         || !get_vectors(o, v, "wrw", TYPECODE, NULL, 3, NULL))
         return NULL;
-    Py_BEGIN_ALLOW_THREADS
+    BEGIN_UPDATE
     NAME(sgd_momentum_loop)(v[0].len / sizeof(T), v[0].buf, v[1].buf, v[2].buf, (T)lr, (T)mu,
                             (T)one_minus_tau, nesterov, first);
-    Py_END_ALLOW_THREADS
+    END_UPDATE
     release_views(v, 3);
     Py_RETURN_NONE;
 }
@@ -153,9 +153,9 @@ static PyObject *NAME(run_state_rule)(PyObject *args, NAME(state_rule) loop)
     if (!PyArg_ParseTuple(args, "OOOdd", &o[0], &o[1], &o[2], &a, &b)
         || !get_vectors(o, v, "wrw", TYPECODE, NULL, 3, NULL))
         return NULL;
-    Py_BEGIN_ALLOW_THREADS
+    BEGIN_UPDATE
     loop(v[0].len / sizeof(T), v[0].buf, v[1].buf, v[2].buf, (T)a, (T)b);
-    Py_END_ALLOW_THREADS
+    END_UPDATE
     release_views(v, 3);
     Py_RETURN_NONE;
 }
@@ -187,11 +187,11 @@ static PyObject *NAME(rmsprop)(PyObject *self, PyObject *args)
     const int in_use[5] = {1, 1, 1, centered, with_momentum};
     if (!get_vectors(o, v, "wrwww", TYPECODE, NULL, 5, in_use))
         return NULL;
-    Py_BEGIN_ALLOW_THREADS
+    BEGIN_UPDATE
     NAME(rmsprop_loop)(v[0].len / sizeof(T), v[0].buf, v[1].buf, v[2].buf, v[3].buf, v[4].buf,
                        (T)lr, (T)alpha, (T)one_minus_alpha, (T)eps, (T)mu, centered,
                        with_momentum);
-    Py_END_ALLOW_THREADS
+    END_UPDATE
     release_views(v, 5);
     Py_RETURN_NONE;
 }
@@ -218,11 +218,11 @@ static PyObject *NAME(adam)(PyObject *self, PyObject *args)
         release_views(v, 6);
         return NULL;
     }
-    Py_BEGIN_ALLOW_THREADS
+    BEGIN_UPDATE
     NAME(adam_loop)(v[0].len / sizeof(T), v[0].buf, v[1].buf, v[2].buf, v[3].buf, v[4].buf,
                     (T)step_size, (T)one_minus_beta1, (T)beta2, (T)one_minus_beta2,
                     (T)bc2_sqrt, (T)eps, amsgrad, (T)decay, v[5].buf, masked);
-    Py_END_ALLOW_THREADS
+    END_UPDATE
     release_views(v, 6);
     Py_RETURN_NONE;
 }
