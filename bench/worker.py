@@ -44,7 +44,10 @@ def run_infer(impl_name: str, w: dict) -> dict:
     return {"values": values, "unit": "s/pass", "info": impl.describe()}
 
 
-def _time_steps(fn, steps: int, warm: int = 2) -> float:
+WARM_STEPS = 2  # untimed calls before each timing: first-touch faults, BLAS thread start-up
+
+
+def _time_steps(fn, steps: int, warm: int = WARM_STEPS) -> float:
     for _ in range(warm):
         fn()
     return float(np.median([_timed(fn) for _ in range(steps)]))
@@ -66,8 +69,8 @@ def run_sweep(impl_name: str, w: dict) -> dict:
     for point in w["points"]:
         sizes, batch = sweep_point(w, point)
         impl = IMPLEMENTATIONS[impl_name](sizes, "adam", 1e-3, SEED)
-        values[str(point)] = _time_steps(_fresh_batches(impl, sizes, batch, w["steps"] + 2, point),
-                                         w["steps"])
+        step = _fresh_batches(impl, sizes, batch, WARM_STEPS + w["steps"], point)
+        values[str(point)] = _time_steps(step, w["steps"], warm=WARM_STEPS)
     return {"values": values, "unit": "s/step", "info": impl.describe()}
 
 

@@ -20,19 +20,23 @@
  * operation. An optimizer's state gets stuck there: for a unit whose gradient has gone to 0,
  * m <- 0.9 m rounds back to m once m is a few subnormal steps above 0, so Adam's m (and v, and
  * momentum's buffer) then holds tens of thousands of subnormals for good, and the update pass
- * on them made a 64-512-512-10 digits epoch twice as slow (40 -> 83 ms) after 30 epochs. The
- * update loops therefore run with x86's flush-to-zero and denormals-are-zero (MXCSR bits 15
- * and 6) on their own thread, restored after: subnormal inputs count as 0 and subnormal results
- * are 0, the sign kept. Values so small do not move a parameter: the NumPy form, which keeps
- * them, agrees to the bit on everything else. Elsewhere (no SSE) the loops keep subnormals. */
+ * on them made a 64-512-512-10 digits epoch twice as slow (40 -> 83 ms) after 30 epochs.
+ * BEGIN_UPDATE(flush) therefore runs a loop, when flush is true, with x86's flush-to-zero and
+ * denormals-are-zero (MXCSR bits 15 and 6) on its own thread, restored by END_UPDATE: subnormal
+ * inputs count as 0 and subnormal results are 0, the sign kept. The NumPy form keeps them, so
+ * the two differ where a subnormal enters, by amounts that do not move a parameter (a weight at
+ * 0 stays 0 where NumPy moves it by ~1e-34); they agree to the bit wherever none does. A rule
+ * that divides by sqrt(v) + eps is flushed only while eps is a normal number: with eps = 0 a
+ * flushed v would turn the step 0 / 0 into NaN. Not on x86-64: the loops keep subnormals. */
 #if defined(__x86_64__) || defined(_M_X64)
 #include <xmmintrin.h>
 #define FLUSH_SUBNORMALS 0x8040u
-#define BEGIN_UPDATE Py_BEGIN_ALLOW_THREADS \
-    const unsigned int saved_csr_ = _mm_getcsr(); _mm_setcsr(saved_csr_ | FLUSH_SUBNORMALS);
+#define BEGIN_UPDATE(flush) Py_BEGIN_ALLOW_THREADS \
+    const unsigned int saved_csr_ = _mm_getcsr(); \
+    if (flush) _mm_setcsr(saved_csr_ | FLUSH_SUBNORMALS);
 #define END_UPDATE _mm_setcsr(saved_csr_); Py_END_ALLOW_THREADS
 #else
-#define BEGIN_UPDATE Py_BEGIN_ALLOW_THREADS
+#define BEGIN_UPDATE(flush) Py_BEGIN_ALLOW_THREADS
 #define END_UPDATE Py_END_ALLOW_THREADS
 #endif
 

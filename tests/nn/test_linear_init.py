@@ -34,7 +34,8 @@ def test_linear_gradients_are_the_notes_outer_products(rng):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_one_sample_weight_gradient_is_the_outer_product_bit_for_bit(dtype, rng):
     """Batch 1 takes a broadcast multiply, not BLAS: each entry g_i x_j is one rounding either
-    way, so it must equal np.outer exactly, written in place and accumulated alike."""
+    way, so it must equal np.outer exactly (as values: a zero may differ in sign), written in
+    place and accumulated alike."""
     layer = Linear(7, 5, rng=0, dtype=dtype)
     x, g = rng.normal(size=(1, 7)).astype(dtype), rng.normal(size=(1, 5)).astype(dtype)
     layer.forward(x)

@@ -223,34 +223,92 @@ def test_a_decay_mask_of_the_wrong_length_is_refused():
 
 
 # --- subnormals: the compiled loops flush them (x86), the NumPy forms keep them ----------------
-def _adam_call(theta, g, m, v):
-    kernels.adam(theta, g, m, v, v[:0], 1e-3, 0.1, 0.999, 0.001, 1.0, 1e-8, False)
+def _adam_call(theta, g, m, v, eps=1e-8):
+    kernels.adam(theta, g, m, v, v[:0], 1e-3, 0.1, 0.999, 0.001, 1.0, eps, False)
 
 
 def _momentum_call(theta, g, m, v):
     kernels.sgd_momentum(theta, g, m, 0.01, 0.9, 1.0, False, False)
 
 
-@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"),
-                    reason="flush-to-zero is set on x86-64 only (CI runs there)")
+def _rmsprop_call(theta, g, m, v, eps=1e-8):
+    kernels.rmsprop(theta, g, v, m[:0], m[:0], 1e-3, 0.99, 0.01, eps, 0.0, False, False)
+
+
+def _adagrad_call(theta, g, m, v, eps=1e-10):
+    kernels.adagrad(theta, g, v, 1e-2, eps)
+
+
+X86 = platform.machine() in ("x86_64", "AMD64")
+
+
+def _stuck_state(dtype):
+    """Vectors whose first 8 entries are where a rule gets stuck: state a few subnormal steps
+    above 0, gradient 0 (0.9 m rounds back to m)."""
+    theta, g, m, _, v = vectors(dtype, n=64, seed=9)
+    tiny = np.finfo(dtype).smallest_subnormal
+    m[:8], g[:8], v[:8] = tiny * np.arange(1, 9), 0, tiny * np.arange(1, 9)
+    return theta, g, m, v
+
+
+def _both_forms(monkeypatch, update, args):
+    compiled, numpy_form = [a.copy() for a in args], [a.copy() for a in args]
+    update(*compiled)
+    with monkeypatch.context() as patch:
+        use_numpy_forms(patch)
+        update(*numpy_form)
+    return compiled, numpy_form
+
+
+def _same_bits(a, b):
+    np.testing.assert_array_equal(a.view(f"u{a.itemsize}"), b.view(f"u{b.itemsize}"))
+
+
+@pytest.mark.skipif(not X86, reason="flush-to-zero is set on x86-64 only (CI runs there)")
 @pytest.mark.parametrize("update", [_adam_call, _momentum_call], ids=["adam", "momentum"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_compiled_updates_flush_subnormal_state_and_agree_elsewhere(monkeypatch, update, dtype):
-    """A state entry a few subnormal steps above 0 with a zero gradient is where the NumPy rule
-    gets stuck (0.9 m rounds back to m) and the C loop, with flush-to-zero, gives 0; every other
-    entry is the same bits in both forms, and the caller's thread keeps subnormals afterwards."""
-    theta, g, m, _, v = vectors(dtype, n=64, seed=9)
-    tiny = np.finfo(dtype).smallest_subnormal
-    m[:8], g[:8], v[:8] = tiny * np.arange(1, 9), 0, tiny  # stuck entries, zero gradient
-    args_c = [a.copy() for a in (theta, g, m, v)]
-    args_n = [a.copy() for a in (theta, g, m, v)]
-    update(*args_c)
-    use_numpy_forms(monkeypatch)
-    update(*args_n)
-    m_c, m_n = args_c[2], args_n[2]
+    """Where the NumPy rule stays stuck among subnormals the C loop, with flush-to-zero, gives 0;
+    every entry no subnormal enters is the same bits in both forms."""
+    compiled, numpy_form = _both_forms(monkeypatch, update, _stuck_state(dtype))
+    m_c, m_n = compiled[2], numpy_form[2]
     assert (m_n[:8] != 0).all() and (np.abs(m_n[:8]) < np.finfo(dtype).tiny).all()  # stuck
     assert (m_c[:8] == 0).all()                                                     # flushed
-    for c, n in zip(args_c, args_n):
-        np.testing.assert_array_equal(c[8:].view(f"u{c.itemsize}"), n[8:].view(f"u{n.itemsize}"))
-    # the MXCSR was restored: this thread's NumPy arithmetic still produces subnormals
-    assert np.multiply(dtype(tiny), dtype(3)) == 3 * tiny
+    for c, n in zip(compiled, numpy_form):
+        _same_bits(c[8:], n[8:])
+
+
+@pytest.mark.parametrize("update", [_adam_call, _rmsprop_call, _adagrad_call],
+                         ids=["adam", "rmsprop", "adagrad"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_with_eps_zero_nothing_is_flushed_and_no_nan_appears(monkeypatch, update, dtype):
+    """A flushed second moment with eps = 0 would make the step 0 / 0 = NaN: with eps 0 (or
+    subnormal) the loops keep subnormals, and both forms agree to the bit."""
+    for eps in (0.0, float(np.finfo(dtype).smallest_subnormal)):
+        compiled, numpy_form = _both_forms(monkeypatch, lambda *a: update(*a, eps=eps),
+                                           _stuck_state(dtype))
+        assert np.isfinite(compiled[0]).all()
+        for c, n in zip(compiled, numpy_form):
+            _same_bits(c, n)
+
+
+CALLS = {
+    "add_scaled": lambda t, g, m, v: kernels.add_scaled(t, -0.1, g),
+    "sgd_momentum": _momentum_call,
+    "momentum": lambda t, g, m, v: kernels.momentum(t, g, m, 0.1, 0.9),
+    "nesterov_correct": lambda t, g, m, v: kernels.nesterov_correct(t, g, m, 0.1, 0.9),
+    "adagrad": _adagrad_call,
+    "rmsprop": _rmsprop_call,
+    "adam": _adam_call,
+}
+
+
+@pytest.mark.parametrize("name", CALLS)
+def test_every_compiled_update_restores_the_threads_float_mode(name):
+    """The flush is the loop's alone: afterwards this thread's arithmetic makes subnormals again
+    (the product is compared with one computed before any loop ran)."""
+    tiny = np.finfo(np.float32).smallest_subnormal
+    expected = np.multiply(np.float32(tiny), np.float32(3))
+    assert expected != 0
+    CALLS[name](*_stuck_state(np.float32))
+    assert np.multiply(np.float32(tiny), np.float32(3)) == expected

@@ -109,6 +109,10 @@ static void NAME(adam_loop)(Py_ssize_t n, T *restrict theta, const T *restrict g
 
 /* --- the Python-facing wrappers: check the vectors, release the GIL, run the loop ----------- */
 
+/* Whether a rule dividing by sqrt(state) + eps may flush subnormals (BEGIN_UPDATE, _buffers.h):
+ * only while eps, in T, is a normal number and so keeps the denominator away from 0. */
+#define EPS_KEEPS_DENOMINATOR(eps) ((T)(eps) >= (sizeof(T) == 4 ? (T)FLT_MIN : (T)DBL_MIN))
+
 static PyObject *NAME(add_scaled)(PyObject *self, PyObject *args)
 {
     PyObject *o[2];
@@ -117,7 +121,7 @@ static PyObject *NAME(add_scaled)(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "OdO", &o[0], &alpha, &o[1])
         || !get_vectors(o, v, "wr", TYPECODE, NULL, 2, NULL))
         return NULL;
-    BEGIN_UPDATE
+    BEGIN_UPDATE(1)
     NAME(add_scaled_loop)(v[0].len / sizeof(T), v[0].buf, (T)alpha, v[1].buf);
     END_UPDATE
     release_views(v, 2);
@@ -134,7 +138,7 @@ static PyObject *NAME(sgd_momentum)(PyObject *self, PyObject *args)
                           &nesterov, &first)
         || !get_vectors(o, v, "wrw", TYPECODE, NULL, 3, NULL))
         return NULL;
-    BEGIN_UPDATE
+    BEGIN_UPDATE(1)
     NAME(sgd_momentum_loop)(v[0].len / sizeof(T), v[0].buf, v[1].buf, v[2].buf, (T)lr, (T)mu,
                             (T)one_minus_tau, nesterov, first);
     END_UPDATE
@@ -142,10 +146,11 @@ static PyObject *NAME(sgd_momentum)(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
-/* The rules of the form loop(theta, g, state, a, b): momentum, Nesterov's correction, AdaGrad. */
+/* The rules of the form loop(theta, g, state, a, b): momentum, Nesterov's correction, AdaGrad
+ * (whose b is eps: b_is_eps says so). */
 typedef void (*NAME(state_rule))(Py_ssize_t, T *restrict, const T *restrict, T *restrict, T, T);
 
-static PyObject *NAME(run_state_rule)(PyObject *args, NAME(state_rule) loop)
+static PyObject *NAME(run_state_rule)(PyObject *args, NAME(state_rule) loop, int b_is_eps)
 {
     PyObject *o[3];
     Py_buffer v[3];
@@ -153,7 +158,7 @@ static PyObject *NAME(run_state_rule)(PyObject *args, NAME(state_rule) loop)
     if (!PyArg_ParseTuple(args, "OOOdd", &o[0], &o[1], &o[2], &a, &b)
         || !get_vectors(o, v, "wrw", TYPECODE, NULL, 3, NULL))
         return NULL;
-    BEGIN_UPDATE
+    BEGIN_UPDATE(!b_is_eps || EPS_KEEPS_DENOMINATOR(b))
     loop(v[0].len / sizeof(T), v[0].buf, v[1].buf, v[2].buf, (T)a, (T)b);
     END_UPDATE
     release_views(v, 3);
@@ -162,17 +167,17 @@ static PyObject *NAME(run_state_rule)(PyObject *args, NAME(state_rule) loop)
 
 static PyObject *NAME(momentum)(PyObject *self, PyObject *args)
 {
-    return NAME(run_state_rule)(args, NAME(momentum_loop));
+    return NAME(run_state_rule)(args, NAME(momentum_loop), 0);
 }
 
 static PyObject *NAME(nesterov_correct)(PyObject *self, PyObject *args)
 {
-    return NAME(run_state_rule)(args, NAME(nesterov_correct_loop));
+    return NAME(run_state_rule)(args, NAME(nesterov_correct_loop), 0);
 }
 
 static PyObject *NAME(adagrad)(PyObject *self, PyObject *args)
 {
-    return NAME(run_state_rule)(args, NAME(adagrad_loop));
+    return NAME(run_state_rule)(args, NAME(adagrad_loop), 1);
 }
 
 static PyObject *NAME(rmsprop)(PyObject *self, PyObject *args)
@@ -187,7 +192,7 @@ static PyObject *NAME(rmsprop)(PyObject *self, PyObject *args)
     const int in_use[5] = {1, 1, 1, centered, with_momentum};
     if (!get_vectors(o, v, "wrwww", TYPECODE, NULL, 5, in_use))
         return NULL;
-    BEGIN_UPDATE
+    BEGIN_UPDATE(EPS_KEEPS_DENOMINATOR(eps))
     NAME(rmsprop_loop)(v[0].len / sizeof(T), v[0].buf, v[1].buf, v[2].buf, v[3].buf, v[4].buf,
                        (T)lr, (T)alpha, (T)one_minus_alpha, (T)eps, (T)mu, centered,
                        with_momentum);
@@ -218,7 +223,7 @@ static PyObject *NAME(adam)(PyObject *self, PyObject *args)
         release_views(v, 6);
         return NULL;
     }
-    BEGIN_UPDATE
+    BEGIN_UPDATE(EPS_KEEPS_DENOMINATOR(eps))
     NAME(adam_loop)(v[0].len / sizeof(T), v[0].buf, v[1].buf, v[2].buf, v[3].buf, v[4].buf,
                     (T)step_size, (T)one_minus_beta1, (T)beta2, (T)one_minus_beta2,
                     (T)bc2_sqrt, (T)eps, amsgrad, (T)decay, v[5].buf, masked);
@@ -232,3 +237,4 @@ static PyObject *NAME(adam)(PyObject *self, PyObject *args)
 #undef NAME
 #undef SQRT
 #undef TYPECODE
+#undef EPS_KEEPS_DENOMINATOR

@@ -7,10 +7,13 @@ reads and writes each vector once, ~0.85 ms with its AVX2 clone (`bench/`, "opti
 alone"; 1.55 ms compiled for SSE2 only, whose sqrt and division four floats at a time bound it).
 The NumPy functions below are the reference: readable, the same operations in the same order, and
 what runs where the C module could not be compiled (``FUSED`` is then False).
-tests/optim/test_kernels.py holds the two to the same bits in float32 and float64, except for
-subnormal values (below 1.2e-38 in float32), which the C loops flush to 0 on x86-64: state stuck
-among them (0.9 m rounds back to m) otherwise sends every later pass down the CPU's slow path
-(a digits epoch 40 -> 83 ms after 30 epochs; the losses are the same to the printed digit).
+tests/optim/test_kernels.py holds the two to the same bits in float32 and float64 wherever no
+subnormal value (below 1.2e-38 in float32) enters: the C loops flush those to 0 on x86-64, because
+state stuck among them (0.9 m rounds back to m) sends every later pass down the CPU's slow path
+(a digits epoch 40 -> 83 ms after 30 epochs; flushed, the losses are the same to the printed
+digit). Where one enters the forms differ by amounts that do not move a parameter (a weight at 0
+stays 0 where NumPy moves it by ~1e-34). Rules that divide by sqrt(state) + eps flush only while
+eps is a normal number: with eps = 0 a flushed state would make the step 0 / 0.
 
 Conventions:
 
