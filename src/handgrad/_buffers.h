@@ -24,8 +24,9 @@
  * BEGIN_UPDATE(flush) therefore runs a loop, when flush is true, with x86's flush-to-zero and
  * denormals-are-zero (MXCSR bits 15 and 6) on its own thread, restored by END_UPDATE: subnormal
  * inputs count as 0 and subnormal results are 0, the sign kept. The NumPy form keeps them, so
- * the two differ where a subnormal enters, by amounts that do not move a parameter (a weight at
- * 0 stays 0 where NumPy moves it by ~1e-34); they agree to the bit wherever none does. A rule
+ * the two may differ where a subnormal enters an element's update (input, state or
+ * intermediate), by ~1e-34 in float32: a weight at 0 stays 0 where NumPy moves it by that; they
+ * agree to the bit wherever none does. A rule
  * that divides by sqrt(v) + eps is flushed only while eps is a normal number: with eps = 0 a
  * flushed v would turn the step 0 / 0 into NaN. Not on x86-64: the loops keep subnormals. */
 #if defined(__x86_64__) || defined(_M_X64)
