@@ -264,16 +264,19 @@ def _same_bits(a, b):
     np.testing.assert_array_equal(a.view(f"u{a.itemsize}"), b.view(f"u{b.itemsize}"))
 
 
-@pytest.mark.skipif(not X86, reason="flush-to-zero is set on x86-64 only (CI runs there)")
 @pytest.mark.parametrize("update", [_adam_call, _momentum_call], ids=["adam", "momentum"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_compiled_updates_flush_subnormal_state_and_agree_elsewhere(monkeypatch, update, dtype):
-    """Where the NumPy rule stays stuck among subnormals the C loop, with flush-to-zero, gives 0;
-    every entry no subnormal enters is the same bits in both forms."""
+    """Where the NumPy rule stays stuck among subnormals the C loop, with flush-to-zero (x86-64,
+    where CI runs), gives 0; elsewhere it keeps them as NumPy does. Every entry no subnormal
+    enters is the same bits in both forms."""
     compiled, numpy_form = _both_forms(monkeypatch, update, _stuck_state(dtype))
     m_c, m_n = compiled[2], numpy_form[2]
     assert (m_n[:8] != 0).all() and (np.abs(m_n[:8]) < np.finfo(dtype).tiny).all()  # stuck
-    assert (m_c[:8] == 0).all()                                                     # flushed
+    if X86:
+        assert (m_c[:8] == 0).all()  # flushed
+    else:
+        _same_bits(m_c[:8], m_n[:8])  # no flush-to-zero here: kept, as in NumPy
     for c, n in zip(compiled, numpy_form):
         _same_bits(c[8:], n[8:])
 
