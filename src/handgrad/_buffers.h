@@ -26,9 +26,9 @@
  * inputs count as 0 and subnormal results are 0, the sign kept. The NumPy form keeps them, so
  * the two may differ where a subnormal enters an element's update (input, state or
  * intermediate), by ~1e-34 in float32: a weight at 0 stays 0 where NumPy moves it by that; they
- * agree to the bit wherever none does. A rule
- * that divides by sqrt(v) + eps is flushed only while eps is a normal number: with eps = 0 a
- * flushed v would turn the step 0 / 0 into NaN. Not on x86-64: the loops keep subnormals. */
+ * agree to the bit wherever none does. A rule that divides by sqrt(v) + eps is flushed only
+ * while eps is a normal number: with eps = 0 a flushed v would turn the step 0 / 0 into NaN.
+ * Not on x86-64: the loops keep subnormals. */
 #if defined(__x86_64__) || defined(_M_X64)
 #include <xmmintrin.h>
 #define FLUSH_SUBNORMALS 0x8040u

@@ -119,8 +119,8 @@ def softmax_cross_entropy(z: np.ndarray, labels: np.ndarray, p: np.ndarray) -> f
     rows' losses in double."""
     fused, layout = _compiled("softmax_xent", z), _xent_layout(z, p)
     if fused is not None and layout is not None and labels.dtype == np.intp and z.size:
-        return fused(z.ravel("F" if layout[2] else "C"), p.ravel("F" if layout[2] else "C"),
-                     labels, *layout)
+        order = "F" if layout[2] else "C"
+        return fused(z.ravel(order), p.ravel(order), labels, *layout)
     shifted = z - z.max(axis=1, keepdims=True)
     e = np.exp(shifted)
     total = e.sum(axis=1, keepdims=True)

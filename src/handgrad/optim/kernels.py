@@ -12,8 +12,9 @@ subnormal value (below 1.2e-38 in float32) enters: the C loops flush those to 0 
 state stuck among them (0.9 m rounds back to m) sends every later pass down the CPU's slow path
 (a digits epoch 40 -> 83 ms after 30 epochs; flushed, the losses are the same to the printed
 digit). Where one enters anywhere in an element's update, the forms may differ, by ~1e-34 in
-float32 (a weight at 0 stays 0 where NumPy moves it by that), far below a trained weight's ulp. Rules that divide by sqrt(state) + eps flush only while
-eps is a normal number: with eps = 0 a flushed state would make the step 0 / 0.
+float32 (a weight at 0 stays 0 where NumPy moves it by that), far below a trained weight's ulp.
+Rules that divide by sqrt(state) + eps flush only while eps is a normal number: with eps = 0 a
+flushed state would make the step 0 / 0.
 
 Conventions:
 
