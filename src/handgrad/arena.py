@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from handgrad.nn import MLP, Module, Parameter, get_loss
-from handgrad.nn.errors import unknown_option
+from handgrad.errors import unknown_option
 from handgrad.optim import OPTIMIZERS, get_optimizer
 from handgrad.train.closure import BatchClosure
 

@@ -22,7 +22,7 @@ from safetensors import SafetensorError
 from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
-from handgrad.nn.errors import ModelFileError
+from handgrad.errors import ModelFileError
 from handgrad.nn.module import Module
 from handgrad.nn.registry import build
 

@@ -59,7 +59,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 from handgrad import io
 from handgrad.nn.activations import ACTIVATIONS
 from handgrad.nn.containers import MLP
-from handgrad.nn.errors import ModelFileError
+from handgrad.errors import ModelFileError
 from handgrad.nn.init import INITIALIZERS
 from handgrad.nn.losses import get_loss
 from handgrad.nn.registry import build

@@ -136,7 +136,8 @@ def test_backward_with_wrong_grad_shape_or_before_forward():
 @pytest.mark.parametrize("shape, where", [((3000, 700), (2999, 699)), ((2_500_000,), (0,)),
                                           ((40, 300, 200), (39, 0, 199))])
 def test_large_arrays_are_checked_block_by_block_to_the_last_entry(shape, where):
-    from handgrad.nn.errors import NonFiniteError, check_finite
+    from handgrad.errors import NonFiniteError
+    from handgrad.validate import check_finite
     x = np.ones(shape, dtype=np.float32)
     check_finite("x", x)
     check_finite("x", x.T)  # non-contiguous

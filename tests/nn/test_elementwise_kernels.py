@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from handgrad.nn import ReLU, Linear, kernels
-from handgrad.nn.errors import NonFiniteError, check_finite
+from handgrad.errors import NonFiniteError
+from handgrad.validate import check_finite
 
 SPECIALS = [np.nan, -np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-45, -1e-45, 5e-324, -5e-324]
 

@@ -9,7 +9,7 @@ import pytest
 from handgrad import io
 from handgrad.cli.main import main
 from handgrad.nn import MLP, get_loss
-from handgrad.nn.errors import DivergenceError
+from handgrad.errors import DivergenceError
 from handgrad.optim import get_optimizer
 from handgrad.train import Callback, Checkpoint, Task, Trainer, resume
 

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from handgrad.nn.errors import unknown_option
+from handgrad.errors import unknown_option
 from handgrad.optim import OPTIMIZERS
 
 DEFAULT_PROBLEMS = "encoder,digits"

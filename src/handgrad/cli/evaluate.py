@@ -21,7 +21,7 @@ import numpy as np
 from handgrad import io
 from handgrad.data.datasets import load_arrays, split
 from handgrad.data.preprocessing import Standardizer
-from handgrad.nn.errors import ModelFileError
+from handgrad.errors import ModelFileError
 from handgrad.train import metrics
 from handgrad.train.task import Task
 from handgrad.train.trainer import predict_outputs

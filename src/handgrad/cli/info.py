@@ -15,7 +15,7 @@ import numpy as np
 
 from handgrad import io
 from handgrad.cli.evaluate import format_report
-from handgrad.nn.errors import ModelFileError
+from handgrad.errors import ModelFileError
 from handgrad.nn.registry import build
 
 

@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-from handgrad.nn.errors import HandgradError
+from handgrad.errors import HandgradError
 
 # The subcommand modules, in the order ``handgrad --help`` lists them.
 COMMANDS = ("train", "lab", "evaluate", "predict", "info", "arena")

@@ -18,7 +18,7 @@ from handgrad.cli import options as opt_parse
 from handgrad.data import load_dataset
 from handgrad.io import remove_stale_temps
 from handgrad.nn import MLP, get_loss
-from handgrad.nn.errors import DivergenceError
+from handgrad.errors import DivergenceError
 from handgrad.train import Checkpoint, EarlyStopping, Penalty, ProgressBar, Task, Trainer, resume
 from handgrad.train.task import default_output
 from handgrad.train.run import finish_run, model_metadata

@@ -15,7 +15,7 @@ import numpy as np
 
 from handgrad.data import sources
 from handgrad.data.preprocessing import Standardizer
-from handgrad.nn.errors import unknown_option
+from handgrad.errors import unknown_option
 
 
 @dataclass

@@ -17,7 +17,7 @@ import importlib
 from dataclasses import dataclass
 
 from handgrad.lab.common import Outputs, make_config
-from handgrad.nn.errors import unknown_option
+from handgrad.errors import unknown_option
 
 
 @dataclass(frozen=True)

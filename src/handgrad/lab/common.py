@@ -16,7 +16,7 @@ from typing import Callable
 
 import numpy as np
 
-from handgrad.nn.errors import unknown_option
+from handgrad.errors import unknown_option
 from handgrad.nn.losses import Loss
 from handgrad.nn.module import Module, Parameter
 from handgrad.train.closure import BatchClosure

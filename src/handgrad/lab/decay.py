@@ -24,7 +24,7 @@ import numpy as np
 from handgrad.lab import plotting
 from handgrad.lab.common import Outputs, require, say, sine_regression
 from handgrad.nn import MLP, get_loss
-from handgrad.nn.errors import unknown_option
+from handgrad.errors import unknown_option
 from handgrad.train.closure import BatchClosure
 
 SCHEDULE_NAMES = ("constant", "inverse", "inverse_square", "exponential", "step", "plateau")

@@ -35,7 +35,7 @@ from handgrad.lab import plotting
 from handgrad.lab.common import Outputs, require, say
 from handgrad.lab.hessian import hessian, train_to_minimum
 from handgrad.nn import MLP, get_loss
-from handgrad.nn.errors import unknown_option
+from handgrad.errors import unknown_option
 from handgrad.train.closure import BatchClosure
 
 # Each optimizer at its customary rate: eta = 0.1 for GD (and momentum's eta / (1 - beta) = 0.1),

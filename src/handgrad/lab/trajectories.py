@@ -24,7 +24,7 @@ import numpy as np
 
 from handgrad.lab import plotting
 from handgrad.lab.common import TEST_FUNCTIONS, Function2D, Outputs, function_closure, require, say
-from handgrad.nn.errors import unknown_option
+from handgrad.errors import unknown_option
 
 # The notes' names -> handgrad.optim's names.
 OPTIMIZER_NAMES = {"gd": "sgd", "momentum": "momentum", "nesterov": "nesterov",

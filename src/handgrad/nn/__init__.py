@@ -6,8 +6,8 @@ from handgrad.nn.activations import (ACTIVATIONS, ELU, GELU, Activation, HardTan
 from handgrad.nn.batchnorm import BatchNorm1d, batchnorm_between, batchnorm_between_with
 from handgrad.nn.containers import MLP, Sequential
 from handgrad.nn.dropout import Dropout, chain_between, dropout_between
-from handgrad.nn.errors import (DivergenceError, HandgradError, ModelFileError, NonFiniteError,
-                                ShapeError)
+from handgrad.errors import (DivergenceError, HandgradError, ModelFileError, NonFiniteError,
+                             ShapeError)
 from handgrad.nn.linear import Linear
 from handgrad.nn.losses import (LOSSES, MAE, MSE, MSLE, NLL, BinaryCrossEntropy,
                                 BinaryCrossEntropyWithLogits, CrossEntropy, HalfSquaredError,

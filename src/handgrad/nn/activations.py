@@ -18,7 +18,7 @@ import numpy as np
 from scipy.special import erf, expit, log_softmax as _log_softmax, softmax as _softmax
 
 from handgrad.nn import kernels
-from handgrad.nn.errors import ShapeError, unknown_option
+from handgrad.errors import ShapeError, unknown_option
 from handgrad.nn.module import Module
 
 

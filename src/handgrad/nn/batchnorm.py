@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from handgrad.nn.errors import ShapeError
+from handgrad.errors import ShapeError
 from handgrad.nn.module import DEFAULT_DTYPE, Module, Parameter
 from handgrad.nn.registry import register_module
 

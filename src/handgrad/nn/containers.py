@@ -12,7 +12,8 @@ import numpy as np
 from handgrad.nn.activations import get_activation
 from handgrad.nn.batchnorm import BatchNorm1d
 from handgrad.nn.dropout import Dropout
-from handgrad.nn.errors import ShapeError, as_float_array
+from handgrad.errors import ShapeError
+from handgrad.validate import as_float_array
 from handgrad.nn.init import as_generator, default_init_for
 from handgrad.nn.linear import Linear
 from handgrad.nn.module import DEFAULT_DTYPE, Module

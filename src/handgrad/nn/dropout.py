@@ -14,7 +14,7 @@ import copy
 
 import numpy as np
 
-from handgrad.nn.errors import ShapeError
+from handgrad.errors import ShapeError
 from handgrad.nn.module import Module
 from handgrad.nn.registry import register_module
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from handgrad.nn.errors import unknown_option
+from handgrad.errors import unknown_option
 
 
 def _uniform_limit(variance: float) -> float:

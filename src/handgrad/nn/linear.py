@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from handgrad.nn import kernels
-from handgrad.nn.errors import ShapeError
+from handgrad.errors import ShapeError
 from handgrad.nn.init import as_generator, get_initializer
 from handgrad.nn.module import DEFAULT_DTYPE, Module, Parameter
 

@@ -15,7 +15,8 @@ import numpy as np
 from scipy.special import expit, softmax, xlogy
 
 from handgrad.nn import kernels
-from handgrad.nn.errors import ShapeError, as_float_array, check_finite, unknown_option
+from handgrad.errors import ShapeError, unknown_option
+from handgrad.validate import as_float_array, check_finite
 
 REDUCTIONS = ("mean", "sum")
 

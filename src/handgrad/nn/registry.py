@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from handgrad.nn.activations import get_activation
-from handgrad.nn.errors import ModelFileError
+from handgrad.errors import ModelFileError
 from handgrad.nn.module import DEFAULT_DTYPE, Module
 
 _BUILDERS: dict[str, callable] = {}

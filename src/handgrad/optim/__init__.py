@@ -10,9 +10,10 @@ adaptive rates (adaptive.py), Rprop (rprop.py), QuickProp (quickprop.py), second
 
 from __future__ import annotations
 
-from handgrad.nn.errors import unknown_option
+from handgrad.errors import unknown_option
 from handgrad.optim.adaptive import Adagrad, Adam, AdamW, RMSprop
-from handgrad.optim.base import Optimizer, check_options, option_names
+from handgrad.optim.base import Optimizer
+from handgrad.validate import check_options, option_names
 from handgrad.optim.quickprop import QuickProp
 from handgrad.optim.rprop import Rprop, RpropBacktracking, RpropSimple
 from handgrad.optim.schedules import SCHEDULES, Schedule, get_schedule

@@ -31,59 +31,11 @@ its decoupled decay.
 from __future__ import annotations
 
 import functools
-import inspect
-import math
-from numbers import Real
 
 import numpy as np
 
 from handgrad.optim import kernels
-
-
-def check_option(name: str, value, low=None, high=None, low_open=False, high_open=False,
-                 integer=False):
-    """Validate a numeric option: ValueError naming the option, its value and the expected range."""
-    if isinstance(value, bool) or not isinstance(value, Real if not integer else int):
-        kind = "an integer" if integer else "a number"
-        raise ValueError(f"invalid {name}: {value!r} (expected {kind})")
-    if not math.isfinite(value):
-        raise ValueError(f"invalid {name}: {value!r} (expected a finite number)")
-    bad_low = low is not None and (value <= low if low_open else value < low)
-    bad_high = high is not None and (value >= high if high_open else value > high)
-    if bad_low or bad_high:
-        left = "(" if low_open else "["
-        right = ")" if high_open else "]"
-        lo = "-inf" if low is None else low
-        hi = "inf" if high is None else high
-        interval = f"{left}{lo}, {hi}{right}"
-        raise ValueError(f"invalid {name}: {value!r} (expected a value in {interval})")
-    return int(value) if integer else float(value)
-
-
-def check_bool(name: str, value) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"invalid {name}: {value!r} (expected True or False)")
-    return bool(value)
-
-
-def check_choice(name: str, value, choices) -> str:
-    if value not in choices:
-        raise ValueError(f"invalid {name}: {value!r} (expected one of: {', '.join(choices)})")
-    return value
-
-
-def option_names(cls, skip=("self", "model")) -> list[str]:
-    """The keyword options a constructor accepts (its signature is the single source of truth)."""
-    return [p for p in inspect.signature(cls.__init__).parameters if p not in skip]
-
-
-def check_options(kind: str, name: str, cls, options: dict, skip=("model",)) -> None:
-    """ValueError naming any option ``cls`` does not take, with the valid ones."""
-    valid = option_names(cls, skip=("self",) + tuple(skip))
-    unknown = sorted(set(options) - set(valid))
-    if unknown:
-        raise ValueError(f"unknown option(s) {', '.join(map(repr, unknown))} for {kind} "
-                         f"{name!r}; valid options: {', '.join(valid)}")
+from handgrad.validate import check_bool, check_option
 
 
 class Optimizer:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from handgrad.optim.base import Optimizer, check_bool, check_option
+from handgrad.optim.base import Optimizer
+
+from handgrad.validate import check_bool, check_option
 
 
 class QuickProp(Optimizer):

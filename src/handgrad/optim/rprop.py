@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from handgrad.optim.base import Optimizer, check_option
+from handgrad.optim.base import Optimizer
+
+from handgrad.validate import check_option
 
 
 class _RpropBase(Optimizer):

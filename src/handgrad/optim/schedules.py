@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import math
 
-from handgrad.nn.errors import unknown_option
-from handgrad.optim.base import check_choice, check_option, check_options
+from handgrad.errors import unknown_option
+from handgrad.validate import check_choice, check_option, check_options
 
 
 class Schedule:

@@ -19,7 +19,9 @@ import numpy as np
 import scipy.linalg
 from scipy.optimize import line_search
 
-from handgrad.optim.base import Optimizer, check_bool, check_choice, check_option
+from handgrad.optim.base import Optimizer
+
+from handgrad.validate import check_bool, check_choice, check_option
 
 
 class _SecondOrder(Optimizer):

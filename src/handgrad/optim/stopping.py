@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from handgrad.optim.base import check_option
+from handgrad.validate import check_option
 
 
 class LossStagnation:

@@ -26,7 +26,8 @@ import warnings
 import numpy as np
 
 from handgrad.data.preprocessing import minibatches
-from handgrad.nn.errors import DivergenceError, NonFiniteError, ShapeError, as_float_array
+from handgrad.errors import DivergenceError, NonFiniteError, ShapeError
+from handgrad.validate import as_float_array
 from handgrad.nn.losses import Loss
 from handgrad.nn.module import Module
 from handgrad.train.closure import BatchClosure
