@@ -1,7 +1,12 @@
 """Shared test helpers: float64 random inputs kept away from an activation's or a loss's kinks."""
 
+import csv
+
 import numpy as np
 import pytest
+
+from handgrad.cli.main import main
+from handgrad.data.sources import write_body_csv
 
 
 def _away_from(rng, shape, kinks=(), gap=0.05, scale=1.5):
@@ -27,3 +32,45 @@ def rng():
 def away_from():
     """The function ``away_from(rng, shape, kinks=(), gap=0.05, scale=1.5)`` above."""
     return _away_from
+
+
+# --- runs trained through the CLI, shared by the evaluate/predict/info/train tests ----------
+def train_run(tmp, *args):
+    """`handgrad train` into tmp; returns the run folder (args must contain --name)."""
+    code = main(["train", "--no-progress", "--runs-dir", str(tmp), *args])
+    assert code == 0
+    return tmp / args[args.index("--name") + 1]
+
+
+@pytest.fixture(scope="module")
+def body_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("body")
+    csv_path = write_body_csv(root / "body.csv")
+    run = train_run(root, "--data", str(csv_path), "--hidden", "9", "--epochs", "4", "--name", "b")
+    return root, csv_path, run
+
+
+@pytest.fixture(scope="module")
+def regression_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("reg")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 3))
+    y = 50.0 + 10.0 * x[:, 0] - 5.0 * x[:, 1] * x[:, 2] + rng.normal(0, 1.0, 200)
+    path = root / "reg.csv"
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["a", "b", "c", "price"])
+        writer.writerows([*row, repr(float(t))] for row, t in zip(x.tolist(), y))
+    run = train_run(root, "--data", str(path), "--hidden", "8", "--epochs", "5", "--name", "r")
+    return root, path, run
+
+
+def run_error(capsys, *argv):
+    """Run the CLI, expect exit code 2, return what it wrote to stderr."""
+    capsys.readouterr()
+    code = main(list(argv))
+    err = capsys.readouterr().err
+    assert code == 2, err
+    return err
+
+

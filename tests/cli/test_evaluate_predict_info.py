@@ -10,38 +10,10 @@ import pytest
 
 from handgrad import io
 from handgrad.cli.main import main
+from conftest import run_error, train_run as train
 from handgrad.data.preprocessing import Standardizer
 from handgrad.data.sources import body_table, read_feature_csv, write_body_csv
 from handgrad.train.task import Task
-
-
-def train(tmp, *args):
-    code = main(["train", "--no-progress", "--runs-dir", str(tmp), *args])
-    assert code == 0
-    return tmp / args[args.index("--name") + 1]
-
-
-@pytest.fixture(scope="module")
-def body_run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("body")
-    csv_path = write_body_csv(root / "body.csv")
-    run = train(root, "--data", str(csv_path), "--hidden", "9", "--epochs", "4", "--name", "b")
-    return root, csv_path, run
-
-
-@pytest.fixture(scope="module")
-def regression_run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("reg")
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(200, 3))
-    y = 50.0 + 10.0 * x[:, 0] - 5.0 * x[:, 1] * x[:, 2] + rng.normal(0, 1.0, 200)
-    path = root / "reg.csv"
-    with path.open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["a", "b", "c", "price"])
-        writer.writerows([*row, repr(float(t))] for row, t in zip(x.tolist(), y))
-    run = train(root, "--data", str(path), "--hidden", "8", "--epochs", "5", "--name", "r")
-    return root, path, run
 
 
 def library_outputs(model_path, x_raw):
@@ -167,33 +139,7 @@ def test_predict_regression_values(regression_run, tmp_path):
     np.testing.assert_allclose([float(r[0]) for r in written[1:]], values, rtol=1e-12)
 
 
-# --- info ---------------------------------------------------------------------------------------
-def test_info_describes_model_and_checkpoint(body_run, capsys):
-    root, csv_path, run = body_run
-    assert main(["info", str(run / "model.safetensors")]) == 0
-    out = capsys.readouterr().out
-    model = io.load_model(run / "model.safetensors")
-    saved = json.loads((run / "metrics.json").read_text())["test"]
-    for text in ("handgrad model", f"parameters: {model.num_parameters}", "Linear(6 -> 9",
-                 "Linear(9 -> 2", "task: classification, loss cross_entropy",
-                 "classes (2): F, M", "features (6): height, weight", "target: gender",
-                 "fitted on the training split", "hidden=9", "test metrics",
-                 f"accuracy {saved['accuracy']:.4f}"):
-        assert text in out, text
-    assert main(["info", str(run / "checkpoint.safetensors")]) == 0
-    out = capsys.readouterr().out
-    assert "handgrad checkpoint" in out and "training state: 4 epochs done" in out
-
-
 # --- bad input ----------------------------------------------------------------------------------
-def run_error(capsys, *argv):
-    capsys.readouterr()
-    code = main(list(argv))
-    err = capsys.readouterr().err
-    assert code == 2, err
-    return err
-
-
 def test_evaluate_and_predict_errors_name_the_problem(body_run, tmp_path, capsys):
     root, csv_path, run = body_run
     model = str(run / "model.safetensors")
@@ -222,43 +168,6 @@ def test_evaluate_and_predict_errors_name_the_problem(body_run, tmp_path, capsys
         assert "not a valid handgrad file" in err or "not a handgrad model" in err
     err = run_error(capsys, "info", str(tmp_path / "missing.safetensors"))
     assert "model file not found" in err
-
-
-def test_unknown_config_key_is_named(tmp_path, capsys):
-    config = tmp_path / "run.toml"
-    config.write_text('data = "iris"\nepochs = 1\nlearning_rate = 0.1\n')
-    err = run_error(capsys, "train", "--config", str(config), "--runs-dir", str(tmp_path),
-                    "--no-progress")
-    assert "unknown config key(s) ['learning_rate']" in err
-    assert "run.toml" in err and "lr" in err  # names the file and lists the known keys
-
-
-def test_config_file_options_are_used(tmp_path, capsys):
-    config = tmp_path / "run.toml"
-    config.write_text('data = "iris"\nepochs = 2\nhidden = [5]\nname = "cfg"\n')
-    assert main(["train", "--config", str(config), "--runs-dir", str(tmp_path),
-                 "--no-progress"]) == 0
-    model = io.load_model(tmp_path / "cfg" / "model.safetensors")
-    assert model.config()["layers"][0]["out_features"] == 5
-    summary = json.loads((tmp_path / "cfg" / "metrics.json").read_text())
-    assert summary["epochs"] == 2
-
-
-def test_resume_with_a_different_architecture_is_refused(tmp_path, capsys):
-    args = ["train", "--data", "iris", "--epochs", "1", "--no-progress", "--runs-dir",
-            str(tmp_path), "--name", "arch"]
-    assert main(args + ["--hidden", "4"]) == 0
-    checkpoint = tmp_path / "arch" / "checkpoint.safetensors"
-    before = checkpoint.read_bytes()
-    err = run_error(capsys, *args, "--hidden", "5", "--epochs", "2", "--resume")
-    assert "different architecture" in err and "checkpoint.safetensors" in err
-    assert checkpoint.read_bytes() == before  # nothing lost
-
-
-def test_resume_without_a_checkpoint_is_named(tmp_path, capsys):
-    err = run_error(capsys, "train", "--data", "iris", "--epochs", "1", "--no-progress",
-                    "--runs-dir", str(tmp_path), "--name", "none", "--resume")
-    assert "not found" in err and "checkpoint.safetensors" in err
 
 
 @pytest.mark.parametrize("text, message", [

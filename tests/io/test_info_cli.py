@@ -1,0 +1,24 @@
+"""`handgrad info` on a model and a checkpoint trained in the test."""
+
+import json
+
+from conftest import run_error
+from handgrad import io
+from handgrad.cli.main import main
+
+
+def test_info_describes_model_and_checkpoint(body_run, capsys):
+    root, csv_path, run = body_run
+    assert main(["info", str(run / "model.safetensors")]) == 0
+    out = capsys.readouterr().out
+    model = io.load_model(run / "model.safetensors")
+    saved = json.loads((run / "metrics.json").read_text())["test"]
+    for text in ("handgrad model", f"parameters: {model.num_parameters}", "Linear(6 -> 9",
+                 "Linear(9 -> 2", "task: classification, loss cross_entropy",
+                 "classes (2): F, M", "features (6): height, weight", "target: gender",
+                 "fitted on the training split", "hidden=9", "test metrics",
+                 f"accuracy {saved['accuracy']:.4f}"):
+        assert text in out, text
+    assert main(["info", str(run / "checkpoint.safetensors")]) == 0
+    out = capsys.readouterr().out
+    assert "handgrad checkpoint" in out and "training state: 4 epochs done" in out
