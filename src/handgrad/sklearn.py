@@ -41,6 +41,8 @@ Differences from scikit-learn's ``MLPClassifier`` / ``MLPRegressor``, all delibe
 
 from __future__ import annotations
 
+import copy
+
 import json
 import warnings
 from numbers import Integral, Real
@@ -320,7 +322,14 @@ class _BaseMLP(BaseEstimator):
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
         self.model_.eval()
-        return predict_outputs(self.model_, X.astype(self.model_.dtype, copy=False))
+        if self.model_.dtype == np.float64:
+            return predict_outputs(self.model_, X.astype(np.float64, copy=False))
+        # A float32 product's rounding depends on how BLAS blocks the whole batch, so a row's
+        # output could change with the other rows beside it; scikit-learn promises that it does
+        # not (predict(X[mask]) == predict(X)[mask]). A float64 copy of the weights keeps each
+        # row's output independent of the batch to within float32's precision.
+        twin = copy.deepcopy(self.model_).flatten(np.float64)
+        return predict_outputs(twin, X.astype(np.float64, copy=False)).astype(self.model_.dtype)
 
     # --- persistence ----------------------------------------------------------------------------
     def __getstate__(self):
