@@ -42,7 +42,6 @@ Differences from scikit-learn's ``MLPClassifier`` / ``MLPRegressor``, all delibe
 from __future__ import annotations
 
 import copy
-
 import json
 import warnings
 from numbers import Integral, Real
