@@ -16,6 +16,7 @@ SMALL = {
     "saddle": dict(hidden=2, samples=30, optimizers=("gd", "rprop"), steps=40),
     "decay": dict(epochs=6, samples=32, schedules=("constant", "step", "plateau")),
     "surface": dict(hidden=(4,), samples=40, steps=20, grid=7),
+    "vanishing": dict(depth=3, width=4, epochs=1, samples=16),
 }
 
 

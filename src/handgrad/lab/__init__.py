@@ -54,6 +54,9 @@ EXPERIMENTS = {e.name: e for e in (
                "the learning-rate schedules of the notes side by side"),
     Experiment("surface", "surface", "SurfaceConfig", "run_surface",
                "a 2-D slice of an MLP's loss surface with the optimizer's path", animated=True),
+    Experiment("vanishing", "vanishing", "VanishingConfig", "run_vanishing",
+               "per-layer gradient norms of a deep sigmoid, tanh and ReLU network, with and "
+               "without batch norm; exploding gradients from a large initialisation"),
 )}
 
 

@@ -40,8 +40,10 @@ def figure(rows: int, cols: int, width: float, height: float, title: str | None 
     return fig, axes
 
 
-def save_png(fig, path: Path | None) -> Path | None:
-    """Write the figure (tight layout, 100 dpi) as a 256-colour PNG and close it.
+def save_png(fig, path: Path | None, rect=(0, 0, 1, 1)) -> Path | None:
+    """Write the figure (tight layout within ``rect``, 100 dpi) as a 256-colour PNG and close it.
+
+    ``rect`` leaves room outside the axes, e.g. (0, 0.07, 1, 1) for a legend below them.
 
     Quantising to an adaptive palette keeps gallery images a few hundred kilobytes at most without
     visible loss (the figures are line art over a few flat colours).
@@ -49,7 +51,7 @@ def save_png(fig, path: Path | None) -> Path | None:
     if path is not None:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fig.tight_layout()
+        fig.tight_layout(rect=rect)
         buffer = io.BytesIO()
         fig.savefig(buffer, dpi=DPI, format="png")
         buffer.seek(0)
@@ -106,3 +108,12 @@ def path(ax, points: np.ndarray, color, label: str, marker: str = "o", ms: float
                     label=label)
     ax.plot(points[0, 0], points[0, 1], "o", ms=7, mfc="none", mec=color, mew=1.5)
     return line
+
+
+def legend_below(fig, axes, ncol: int | None = None, height: float = 0.07):
+    """One legend for the whole figure, below the axes, so it covers no curve; returns the
+    ``rect`` to pass to :func:`save_png`."""
+    handles, labels = axes.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=ncol or len(labels), fontsize=9,
+               frameon=False)
+    return (0, height, 1, 1)
