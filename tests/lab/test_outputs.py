@@ -17,6 +17,8 @@ SMALL = {
     "decay": dict(epochs=6, samples=32, schedules=("constant", "step", "plateau")),
     "surface": dict(hidden=(4,), samples=40, steps=20, grid=7),
     "vanishing": dict(depth=3, width=4, epochs=1, samples=16),
+    "cost": dict(epochs=30),
+    "convergence-rates": dict(steps=20, convex_steps=200),
 }
 
 

@@ -57,6 +57,12 @@ EXPERIMENTS = {e.name: e for e in (
     Experiment("vanishing", "vanishing", "VanishingConfig", "run_vanishing",
                "per-layer gradient norms of a deep sigmoid, tanh and ReLU network, with and "
                "without batch norm; exploding gradients from a large initialisation"),
+    Experiment("cost", "cost", "CostConfig", "run_cost",
+               "a sigmoid neuron started badly wrong: slow under the quadratic cost, fast under "
+               "cross-entropy"),
+    Experiment("convergence-rates", "convergence", "ConvergenceConfig", "run_convergence",
+               "linear convergence on a strongly convex quadratic against O(1/k) on convex "
+               "functions"),
 )}
 
 
