@@ -19,6 +19,7 @@ SMALL = {
     "vanishing": dict(depth=3, width=4, epochs=1, samples=16),
     "cost": dict(epochs=30),
     "convergence-rates": dict(steps=20, convex_steps=200),
+    "batching": dict(batch_sizes=(1, 8), samples=32, epochs=2, draws=10),
 }
 
 

@@ -63,6 +63,9 @@ EXPERIMENTS = {e.name: e for e in (
     Experiment("convergence-rates", "convergence", "ConvergenceConfig", "run_convergence",
                "linear convergence on a strongly convex quadratic against O(1/k) on convex "
                "functions"),
+    Experiment("batching", "batching", "BatchingConfig", "run_batching",
+               "full-batch GD, SGD and mini-batches by epochs and wall time; the variance of the "
+               "gradient estimate against batch size"),
 )}
 
 
