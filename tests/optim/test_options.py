@@ -19,7 +19,7 @@ BAD_OPTIMIZER_OPTIONS = [
     ("sgd", dict(lr="fast"), "invalid lr: 'fast'"),
     ("sgd", dict(momentum=1.0), r"invalid momentum: 1.0 \(expected a value in \[0.0, 1.0\)\)"),
     ("sgd", dict(momentum=-0.1), "invalid momentum"),
-    ("sgd", dict(nesterov=True), "nesterov=True: Nesterov momentum needs momentum > 0"),
+    ("sgd", dict(nesterov=True), "invalid nesterov: True \\(expected momentum > 0"),
     ("sgd", dict(nesterov=True, momentum=0.9, dampening=0.1), "dampening = 0"),
     ("sgd", dict(nesterov="yes"), "invalid nesterov"),
     ("sgd", dict(weight_decay=-1.0), "invalid weight_decay"),
@@ -29,6 +29,11 @@ BAD_OPTIMIZER_OPTIONS = [
     ("adam", dict(beta1=1.0), "invalid beta1"),
     ("adam", dict(beta2=1.5), "invalid beta2"),
     ("adam", dict(eps=-1e-8), "invalid eps"),
+    ("adam", dict(betas=(0.9, 0.99), beta1=0.9), "invalid betas: .* together with beta1"),
+    ("adam", dict(betas=0.9), r"invalid betas: 0.9 \(expected a pair"),
+    ("adam", dict(betas=(0.9, 1.0)), "invalid beta2: 1.0"),
+    ("sgd", dict(l2=0.1, weight_decay=0.1), "invalid l2: 0.1 together with weight_decay"),
+    ("sgd", dict(l2=-0.1), "invalid l2"),
     ("adamw", dict(beta1=-0.1), "invalid beta1"),
     ("rmsprop", dict(alpha=1.0), "invalid alpha"),
     ("rmsprop", dict(centered=1), "invalid centered"),
@@ -66,16 +71,30 @@ def test_unknown_optimizer_lists_the_valid_ones(model):
 
 def test_unknown_option_name_lists_the_valid_ones(model):
     with pytest.raises(ValueError) as err:
-        get_optimizer("adam", model, betas=(0.9, 0.99), lr=0.01)
+        get_optimizer("adam", model, momentum=0.9, lr=0.01)
     text = str(err.value)
-    assert "'betas'" in text and "'adam'" in text
+    assert "'momentum'" in text and "'adam'" in text
     for option in option_names(OPTIMIZERS["adam"]):
         assert option in text
 
 
+def test_adam_takes_torchs_betas(model):
+    for name in ("adam", "adamw"):
+        opt = get_optimizer(name, model, betas=(0.8, 0.99))
+        assert (opt.beta1, opt.beta2) == (0.8, 0.99)
+        opt = get_optimizer(name, model, beta1=0.7)
+        assert (opt.beta1, opt.beta2) == (0.7, 0.999)
+
+
+def test_adamw_takes_a_coupled_l2_beside_its_decoupled_decay(model):
+    opt = get_optimizer("adamw", model, l2=0.1, weight_decay=0.05)
+    assert opt.regularizer.l2 == 0.1 and opt.weight_decay == 0.05
+
+
 def test_every_optimizer_takes_the_common_options(model):
     for name, cls in OPTIMIZERS.items():
-        assert {"lr", "weight_decay", "l1", "decay_biases"} <= set(option_names(cls)), name
+        assert {"lr", "weight_decay", "l2", "l1", "decay_biases"} <= set(option_names(cls)), name
+        assert set(cls.hyper_names) <= set(option_names(cls)), name
         opt = get_optimizer(name, model, lr=0.5)
         assert opt.lr == 0.5
 

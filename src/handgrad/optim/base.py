@@ -2,8 +2,7 @@
 
 An optimizer sees the model as 001 writes it for the convergence analysis: one parameter vector
 W = ``model.theta`` and its gradient grad_W Loss = ``model.grad`` (both 1-D, every Parameter is a
-view into them). A step is a few vectorised passes over those vectors, with scratch buffers
-allocated once.
+view into them). A step is a few vectorised passes over those vectors.
 
 Protocol (as ``torch.optim``):
 
@@ -15,17 +14,19 @@ Protocol (as ``torch.optim``):
                               conjugate gradient)
     opt.lr                    the current learning rate eta (a schedule sets it between epochs)
     opt.state_dict()          numpy arrays and plain Python values only, so it saves without pickle
-    opt.load_state_dict(d)    resumes bit-identically
+    opt.load_state_dict(d)    resumes bit-identically; checked as the constructor checks its options
 
 Regularisation shared by all methods (004: a regulariser term added to the loss; 003, eq. 29:
-L2 as weight decay, "the biases are not regularized"):
+L2 as weight decay, "the biases are not regularized"), applied by ``opt.regularizer``
+(:class:`handgrad.optim.regularization.Penalty`) before the method's rule:
 
     grad <- grad + lambda_2 M W + lambda_1 M sign(W)
 
-where M is ``model.decay_mask()`` (1 on weights, 0 on biases), or 1 everywhere with
-``decay_biases=True`` (what ``torch.optim`` does, needed to compare with it). The addition is made
-in place, so after ``step`` ``model.grad`` holds the regularised gradient. AdamW overrides this with
-its decoupled decay.
+lambda_2 is ``l2`` (or torch's ``weight_decay``, the same term for every method but AdamW, so
+only one of the two may be given); lambda_1 is ``l1``. M is ``model.decay_mask()`` (1 on weights,
+0 on biases), or 1 everywhere with ``decay_biases=True`` (what ``torch.optim`` does, needed to
+compare with it). After ``step`` ``model.grad`` holds the regularised gradient. AdamW's
+``weight_decay`` is decoupled and applied in its own rule.
 """
 
 from __future__ import annotations
@@ -34,16 +35,19 @@ import functools
 
 import numpy as np
 
+from handgrad.errors import HandgradError, NonFiniteError, OptionError, ShapeError
 from handgrad.optim import kernels
-from handgrad.validate import check_bool, check_option
+from handgrad.optim.regularization import Penalty
+from handgrad.validate import check_bool, check_int, check_option, check_finite
 
 
 class Optimizer:
     """Base of all optimizers: bookkeeping, regularisation and (de)serialisation.
 
     Subclasses set ``name``, list their per-weight state arrays in ``state_names`` and their
-    hyperparameters in ``hyper_names``, and implement :meth:`_update` (the math of one step, given
-    the regularised gradient) or override :meth:`step` when they need the closure.
+    hyperparameters in ``hyper_names`` (each a constructor option), and implement :meth:`_update`
+    (the math of one step, given the regularised gradient) or override :meth:`step` when they need
+    the closure.
     """
 
     name = ""
@@ -54,7 +58,7 @@ class Optimizer:
     hyper_names: tuple[str, ...] = ()
 
     def __init__(self, model, lr: float, weight_decay: float = 0.0, l1: float = 0.0,
-                 decay_biases: bool = False):
+                 decay_biases: bool = False, l2: float = 0.0):
         theta = getattr(model, "theta", None)
         if theta is None or getattr(model, "grad", None) is None:
             raise ValueError(f"{type(self).__name__} needs a flattened model (model.theta and "
@@ -64,8 +68,13 @@ class Optimizer:
         self.grad: np.ndarray = model.grad
         self.lr = check_option("lr", lr, 0.0)
         self.weight_decay = check_option("weight_decay", weight_decay, 0.0)
+        self.l2 = check_option("l2", l2, 0.0)
         self.l1 = check_option("l1", l1, 0.0)
         self.decay_biases = check_bool("decay_biases", decay_biases)
+        if self.l2 and self.weight_decay and self.l2_in_gradient:
+            raise OptionError(f"invalid l2: {l2!r} together with weight_decay={weight_decay!r} "
+                              f"(expected one of them: for {self.name!r} both are the same L2 "
+                              "term lambda M W in the gradient)")
         self.step_count = 0
 
     # --- the protocol -------------------------------------------------------------------------
@@ -74,6 +83,7 @@ class Optimizer:
 
     def step(self, closure=None):
         """One update from ``model.grad`` (recomputed by ``closure`` first when given)."""
+        self._check_vectors()
         loss = None if closure is None else closure()
         self._regularize_grad()
         self.step_count += 1
@@ -83,8 +93,17 @@ class Optimizer:
     def _update(self) -> None:
         raise NotImplementedError  # abstract: each method's rule
 
-    # Both buffers are the size of the model and most steps use neither (the fused kernels need no
-    # scratch; the mask only serves weight decay and L1), so they are made on first use.
+    def _check_vectors(self) -> None:
+        """A model whose vectors were replaced (``model.to(float64)``, a new ``flatten()``) would
+        leave this optimizer stepping the old ones while the model never changes: refuse."""
+        if self.model.theta is not self.theta or self.model.grad is not self.grad:
+            raise HandgradError(
+                f"optimizer {self.name!r} was built for the model's previous parameter vector: "
+                "model.theta was replaced since (model.to(...) or flatten()), so a step would "
+                "not move the model; build the optimizer again after changing the model")
+
+    # The buffer is the size of the model and most steps never use it (the compiled kernels need
+    # no scratch), so it is made on first use.
     @functools.cached_property
     def _scratch(self) -> np.ndarray:
         return np.empty_like(self.theta)
@@ -100,40 +119,30 @@ class Optimizer:
         return None if self.decay_biases else self.model.decay_mask().astype(self.theta.dtype)
 
     # --- regularisation -----------------------------------------------------------------------
-    def _masked(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """out <- M x (x itself when every entry is decayed)."""
-        if self.mask is None:
-            np.copyto(out, x)
-        else:
-            np.multiply(x, self.mask, out=out)
-        return out
+    @functools.cached_property
+    def regularizer(self) -> Penalty:
+        """The penalty lambda_2/2 ||M W||^2 + lambda_1 ||M W||_1 whose gradient each step adds."""
+        l2 = self.l2 + (self.weight_decay if self.l2_in_gradient else 0.0)
+        if not (l2 or self.l1):
+            return Penalty()    # no mask is ever made
+        return Penalty(self.mask, l2=l2, l1=self.l1)
+
+    @property
+    def penalty_in_loss(self) -> bool:
+        """Whether the user asked for a penalty in the loss (l2 or l1), whose value a trainer
+        then reports with the loss; torch's weight_decay is not reported."""
+        return bool(self.l2 or self.l1)
 
     def _regularize_grad(self) -> None:
         """grad += lambda_2 M W + lambda_1 M sign(W), in place."""
-        l2 = self.weight_decay if self.l2_in_gradient else 0.0
-        if not (l2 or self.l1):
-            return  # the common case: no scratch buffer is ever made
-        s = self._scratch
-        if l2:
-            self._masked(self.theta, s)
-            s *= self.weight_decay
-            self.grad += s
-        if self.l1:
-            np.sign(self.theta, out=s)
-            self._masked(s, s)
-            s *= self.l1
-            self.grad += s
+        if self.regularizer:
+            self.regularizer.add_gradient(self.theta, self.grad, self._scratch)
 
     def penalty(self) -> float:
-        """The regulariser's value lambda_2/2 ||M W||^2 + lambda_1 ||M W||_1 (for line searches)."""
-        value = 0.0
-        if self.weight_decay or self.l1:
-            w = self._masked(self.theta, np.empty_like(self.theta))
-            if self.weight_decay:
-                value += 0.5 * self.weight_decay * float(w @ w)
-            if self.l1:
-                value += self.l1 * float(np.abs(w).sum())
-        return value
+        """The regulariser's value lambda_2/2 ||M W||^2 + lambda_1 ||M W||_1 at the current W."""
+        if not self.regularizer:
+            return 0.0
+        return self.regularizer.value(self.theta, self._scratch)
 
     def _evaluate(self, closure) -> tuple[float, float]:
         """(loss, objective) at the current W: the closure's loss and the loss plus the
@@ -143,13 +152,14 @@ class Optimizer:
         return value, value + self.penalty()
 
     def _require_closure(self, closure) -> None:
+        self._check_vectors()
         if closure is None:
             raise ValueError(f"optimizer {self.name!r} re-evaluates the loss and needs a closure: "
                              "call opt.step(closure)")
 
     # --- serialisation ------------------------------------------------------------------------
     def hyperparameters(self) -> dict:
-        names = ("lr", "weight_decay", "l1", "decay_biases") + self.hyper_names
+        names = ("lr", "weight_decay", "l2", "l1", "decay_biases") + self.hyper_names
         return {k: getattr(self, k) for k in names}
 
     def _extra_state(self) -> dict:
@@ -165,25 +175,67 @@ class Optimizer:
                 "hyperparameters": self.hyperparameters(), "state": arrays,
                 "extra": self._extra_state()}
 
+    def _checked_hyperparameters(self, given) -> "Optimizer":
+        """An optimizer of this class built with the stored hyperparameters: the constructor's
+        own checks, so a checkpoint cannot hold what the constructor refuses."""
+        if not isinstance(given, dict):
+            raise OptionError(f"invalid optimizer state_dict 'hyperparameters': {given!r} "
+                              "(expected a mapping of option names to values)")
+        known = self.hyperparameters()
+        unknown = sorted(set(given) - set(known))
+        if unknown:
+            raise OptionError(f"invalid optimizer state_dict 'hyperparameters': unknown key(s) "
+                              f"{', '.join(map(repr, unknown))} for {self.name!r} (expected "
+                              f"some of: {', '.join(known)})")
+        options = {**known, **given}   # a key missing from an older file keeps its value
+        try:
+            return type(self)(self.model, **options)
+        except OptionError as err:
+            raise OptionError(f"invalid optimizer state_dict 'hyperparameters': {err}") from None
+
+    def _checked_state(self, key: str, value, expected: np.ndarray) -> np.ndarray:
+        """A stored state array: real numbers, finite, shaped as the fresh optimizer's (state that
+        grows from empty, as L-BFGS's history, may hold rows of its width)."""
+        where = f"optimizer state_dict 'state.{key}'"
+        value = np.asarray(value)
+        if value.dtype.kind not in "fiu":
+            raise OptionError(f"invalid {where}: dtype {value.dtype} (expected real numbers)")
+        if value.shape != expected.shape:
+            growing = expected.size == 0 and (
+                value.shape[1:] == expected.shape[1:] if expected.ndim > 1
+                else value.shape == self.theta.shape)
+            if not growing:
+                raise ShapeError(f"invalid {where}: shape {value.shape} (expected "
+                                 f"{expected.shape} for this model)")
+        try:
+            check_finite(where, value)
+        except NonFiniteError as err:
+            raise NonFiniteError(f"invalid {err}") from None
+        return value
+
     def load_state_dict(self, state: dict) -> None:
-        if state.get("name") != self.name:
-            raise ValueError(f"state_dict is for optimizer {state.get('name')!r}, "
-                             f"not {self.name!r}")
-        missing = set(self.state_names) - set(state.get("state", {}))
+        if not isinstance(state, dict) or state.get("name") != self.name:
+            found = state.get("name") if isinstance(state, dict) else state
+            raise OptionError(f"state_dict is for optimizer {found!r}, not {self.name!r}")
+        stored = state.get("state", {})
+        missing = set(self.state_names) - set(stored if isinstance(stored, dict) else ())
         if missing:
-            raise ValueError(f"state_dict of {self.name!r} lacks state {sorted(missing)}")
-        for key, value in state["hyperparameters"].items():
+            raise OptionError(f"state_dict of {self.name!r} lacks state {sorted(missing)}")
+        fresh = self._checked_hyperparameters(state.get("hyperparameters", {}))
+        arrays = {k: self._checked_state(k, stored[k], getattr(fresh, k))
+                  for k in self.state_names}
+        step_count = check_int("optimizer state_dict 'step_count'", state.get("step_count"), 0)
+        for key, value in fresh.hyperparameters().items():
             setattr(self, key, value)
-        for key in self.state_names:
+        for key, value in arrays.items():
             current = getattr(self, key)
-            value = np.asarray(state["state"][key])
-            if isinstance(current, np.ndarray) and current.shape == value.shape:
+            if current.shape == value.shape:
                 np.copyto(current, value)  # keep the buffer (and any views into it)
             else:
-                setattr(self, key, value.astype(current.dtype if isinstance(current, np.ndarray)
-                                                 else value.dtype, copy=True))
-        self.__dict__.pop("mask", None)  # decay_biases may have changed: rebuild M when needed
-        self.step_count = int(state["step_count"])
+                setattr(self, key, value.astype(current.dtype, copy=True))
+        for cached in ("mask", "regularizer"):  # decay_biases or the strengths may have changed
+            self.__dict__.pop(cached, None)
+        self.step_count = step_count
         self._load_extra_state(state.get("extra", {}))
 
     def __repr__(self) -> str:

@@ -43,8 +43,9 @@ class QuickProp(Optimizer):
     hyper_names = ("mu", "add_gradient")
 
     def __init__(self, model, lr: float = 0.01, mu: float = 1.75, add_gradient: bool = False,
-                 weight_decay: float = 0.0, l1: float = 0.0, decay_biases: bool = False):
-        super().__init__(model, lr, weight_decay, l1, decay_biases)
+                 weight_decay: float = 0.0, l2: float = 0.0,
+                 l1: float = 0.0, decay_biases: bool = False):
+        super().__init__(model, lr, weight_decay, l1, decay_biases, l2)
         self.mu = check_option("mu", mu, 0.0, low_open=True)
         self.add_gradient = check_bool("add_gradient", add_gradient)
         self.prev_grad = np.zeros_like(self.theta)

@@ -28,8 +28,8 @@ class _RpropBase(Optimizer):
     hyper_names = ("eta_minus", "eta_plus", "step_min", "step_max")
 
     def __init__(self, model, lr, eta_minus, eta_plus, step_min, step_max, weight_decay, l1,
-                 decay_biases):
-        super().__init__(model, lr, weight_decay, l1, decay_biases)
+                 decay_biases, l2):
+        super().__init__(model, lr, weight_decay, l1, decay_biases, l2)
         self.eta_minus = check_option("eta_minus", eta_minus, 0.0, 1.0, low_open=True,
                                       high_open=True)
         self.eta_plus = check_option("eta_plus", eta_plus, 1.0, low_open=True)
@@ -59,9 +59,9 @@ class Rprop(_RpropBase):
 
     def __init__(self, model, lr: float = 0.01, eta_minus: float = 0.5, eta_plus: float = 1.2,
                  step_min: float = 1e-6, step_max: float = 50.0, weight_decay: float = 0.0,
-                 l1: float = 0.0, decay_biases: bool = False):
+                 l2: float = 0.0, l1: float = 0.0, decay_biases: bool = False):
         super().__init__(model, lr, eta_minus, eta_plus, step_min, step_max, weight_decay, l1,
-                         decay_biases)
+                         decay_biases, l2)
 
     def _update(self):
         g, prev, delta = self.grad, self.prev_grad, self.step_size
@@ -102,9 +102,9 @@ class RpropBacktracking(_RpropBase):
 
     def __init__(self, model, lr: float = 0.01, eta_minus: float = 0.5, eta_plus: float = 1.2,
                  step_min: float = 1e-6, step_max: float = 50.0, weight_decay: float = 0.0,
-                 l1: float = 0.0, decay_biases: bool = False):
+                 l2: float = 0.0, l1: float = 0.0, decay_biases: bool = False):
         super().__init__(model, lr, eta_minus, eta_plus, step_min, step_max, weight_decay, l1,
-                         decay_biases)
+                         decay_biases, l2)
         self.last_step = np.zeros_like(self.theta)   # Delta W of the notes (subtracted from w)
 
     def _update(self):
@@ -146,9 +146,9 @@ class RpropSimple(_RpropBase):
 
     def __init__(self, model, lr: float = 0.01, eta_minus: float = 0.5, eta_plus: float = 1.2,
                  step_min: float = 1e-6, step_max: float = 50.0, weight_decay: float = 0.0,
-                 l1: float = 0.0, decay_biases: bool = False):
+                 l2: float = 0.0, l1: float = 0.0, decay_biases: bool = False):
         super().__init__(model, lr, eta_minus, eta_plus, step_min, step_max, weight_decay, l1,
-                         decay_biases)
+                         decay_biases, l2)
         self.direction = np.zeros_like(self.theta)   # sign(prevD), fixed at the first step
 
     def _update(self):

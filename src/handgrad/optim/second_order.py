@@ -132,8 +132,9 @@ class Newton(_SecondOrder):
 
     def __init__(self, model, lr: float = 1.0, damping: float = 1e-6, fix: str = "abs",
                  line_search: str = "none", fd_step: float | None = None, max_params: int = 2000,
-                 weight_decay: float = 0.0, l1: float = 0.0, decay_biases: bool = False):
-        super().__init__(model, lr, weight_decay, l1, decay_biases)
+                 weight_decay: float = 0.0, l2: float = 0.0,
+                 l1: float = 0.0, decay_biases: bool = False):
+        super().__init__(model, lr, weight_decay, l1, decay_biases, l2)
         self.fix = check_choice("fix", fix, ("abs", "shift"))
         self.line_search = check_choice("line_search", line_search, ("none", "backtracking"))
         self.damping = check_option("damping", damping, 0.0)
@@ -224,9 +225,10 @@ class LBFGS(_LineSearchMethod):
 
     def __init__(self, model, lr: float = 1.0, history_size: int = 10,
                  line_search: str = "strong_wolfe", c1: float = 1e-4, c2: float = 0.9,
-                 tolerance_grad: float = 1e-10, weight_decay: float = 0.0, l1: float = 0.0,
+                 tolerance_grad: float = 1e-10, weight_decay: float = 0.0, l2: float = 0.0,
+                 l1: float = 0.0,
                  decay_biases: bool = False):
-        super().__init__(model, lr, weight_decay, l1, decay_biases)
+        super().__init__(model, lr, weight_decay, l1, decay_biases, l2)
         self.history_size = check_option("history_size", history_size, 1, integer=True)
         self.line_search = check_choice("line_search", line_search, ("strong_wolfe", "none"))
         self.c1 = check_option("c1", c1, 0.0, 1.0, low_open=True, high_open=True)
@@ -314,9 +316,10 @@ class ConjugateGradient(_LineSearchMethod):
     hyper_names = ("beta_rule", "restart", "c1", "c2")
 
     def __init__(self, model, lr: float = 1.0, beta_rule: str = "pr", restart: int | None = None,
-                 c1: float = 1e-4, c2: float = 0.1, weight_decay: float = 0.0, l1: float = 0.0,
+                 c1: float = 1e-4, c2: float = 0.1, weight_decay: float = 0.0, l2: float = 0.0,
+                 l1: float = 0.0,
                  decay_biases: bool = False):
-        super().__init__(model, lr, weight_decay, l1, decay_biases)
+        super().__init__(model, lr, weight_decay, l1, decay_biases, l2)
         self.beta_rule = check_choice("beta_rule", beta_rule, ("pr", "fr"))
         self.restart = check_option("restart", self.theta.size if restart is None else restart, 1,
                                     integer=True)
@@ -396,9 +399,10 @@ class LevenbergMarquardt(_SecondOrder):
 
     def __init__(self, model, lr: float = 1.0, mu: float = 1e-3, mu_up: float = 10.0,
                  mu_down: float = 10.0, max_tries: int = 10, marquardt: bool = False,
-                 max_params: int = 5000, weight_decay: float = 0.0, l1: float = 0.0,
+                 max_params: int = 5000, weight_decay: float = 0.0, l2: float = 0.0,
+                 l1: float = 0.0,
                  decay_biases: bool = False):
-        super().__init__(model, lr, weight_decay, l1, decay_biases)
+        super().__init__(model, lr, weight_decay, l1, decay_biases, l2)
         self.mu = check_option("mu", mu, 0.0, low_open=True)
         self.mu_up = check_option("mu_up", mu_up, 1.0, low_open=True)
         self.mu_down = check_option("mu_down", mu_down, 1.0)
