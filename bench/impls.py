@@ -88,14 +88,15 @@ class HandgradImpl:
                              dtype=np.float32)
         self.loss = hnn.get_loss("cross_entropy")
         self.opt, self.opt_source = handgrad_optimizer(optimizer, self.model, lr)
+        # training's backward (as handgrad.train's closure runs it): the gradients are set rather
+        # than zeroed and accumulated, and the data's grad_x is never formed
+        self.model.grad_mode(accumulate=False, needs_grad_x=False)
 
     def step(self, x, labels):
         model, loss = self.model, self.loss
         y = model.forward(x)
         loss.forward(y, labels)
-        # training's backward (as handgrad.train's closure runs it): the gradients are written in
-        # place rather than zeroed and accumulated, and the data's grad_x is never formed
-        model.backward_params(loss.backward(), accumulate=False)
+        model.backward(loss.backward())
         self.opt.step()
 
     def train_epochs(self, x, labels, batch, epochs):

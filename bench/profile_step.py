@@ -1,6 +1,6 @@
 """Where the time of one handgrad step goes: every module's forward and backward, the loss and the
 optimizer step, timed by wrapping the bound methods of one model (the library is
-not touched). The container's own share (input validation) is its total less its modules'.
+not touched). The container's own share (its loop) is its total less its modules'.
 """
 
 from __future__ import annotations
@@ -39,12 +39,11 @@ def run_profile(w: dict) -> dict:
             label += f" {module.in_features}->{module.out_features}"
         order.append(label)
         _wrap(module, "forward", f"{label} forward", totals)
-        # training's backward: gradients written in place, and the first layer forms its
-        # parameter gradients only
-        _wrap(module, "backward_params" if i == 0 else "backward_overwrite", f"{label} backward",
-              totals)
+        # training's backward (the impl sets grad_mode): gradients written in place, and the first
+        # layer forms its parameter gradients only
+        _wrap(module, "backward", f"{label} backward", totals)
     _wrap(model, "forward", "model.forward (total)", totals)
-    _wrap(model, "backward_params", "model.backward (total)", totals)
+    _wrap(model, "backward", "model.backward (total)", totals)
     _wrap(impl.loss, "forward", "loss forward", totals)
     _wrap(impl.loss, "backward", "loss backward", totals)
     _wrap(impl.opt, "step", "optimizer step", totals)
@@ -63,7 +62,7 @@ def run_profile(w: dict) -> dict:
     per_step = {label: seconds / steps for label, seconds in totals.items()}
     layers_fwd = sum(per_step.get(f"{label} forward", 0.0) for label in order)
     layers_bwd = sum(per_step.get(f"{label} backward", 0.0) for label in order)
-    per_step["container forward overhead (input checks)"] = \
+    per_step["container forward overhead"] = \
         per_step["model.forward (total)"] - layers_fwd
     per_step["container backward overhead"] = per_step["model.backward (total)"] - layers_bwd
     per_step["step (total)"] = whole

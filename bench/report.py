@@ -41,14 +41,16 @@ HOT_PATH = """### What the hot path does
   gradient p - d without a one-hot matrix).
 - Mini-batches are contiguous views of the data (no copy of the batch), and there is no per-sample
   Python loop anywhere: each module is a handful of whole-batch calls.
-- The input is checked at the public boundary (2-D, numeric, finite, width) once per forward.
+- The input is checked once, at the public boundary (`model(x)`, `fit`); the training step runs
+  the unchecked `forward` on batches of data already checked.
 
 The matrix products run at the BLAS rate (at batch 128, 80-90% of the square-GEMM peak); the
 optimizer's one pass moves 7 float32 words per parameter (52 MB for workload 1), part of them
 from the 32 MB last-level cache; what is left is elementwise work (ReLU, loss, bias) and, for small
-networks, Python's per-call cost. Training backpropagates with
-`backward_params(..., accumulate=False)`, which skips the first layer's input gradient
-(`backward` still returns grad_x, as the Module protocol says).
+networks, Python's per-call cost. Training backpropagates in the mode
+`model.grad_mode(accumulate=False, needs_grad_x=False)`: gradients are set rather than zeroed and
+added, and the first layer skips its input gradient (by default `backward` accumulates and returns
+grad_x, as the Module protocol says).
 """
 
 
@@ -402,7 +404,7 @@ class Report:
             linear = sum(s for k, s in v.items() if "Linear" in k)
             act = sum(s for k, s in v.items() if "ReLU" in k)
             loss = v.get("loss forward", 0) + v.get("loss backward", 0)
-            other = v.get("container forward overhead (input checks)", 0)
+            other = v.get("container forward overhead", 0)
             opt = v.get("optimizer step", 0)
             at_peak = prof["flops"] / self.limits["gemm_flops"]
             sentences.append(
@@ -410,7 +412,7 @@ class Report:
                 f"products) {fmt_time(linear)} ({100 * linear / total:.0f}%, against "
                 f"{fmt_time(at_peak)} for the same FLOPs at peak), the optimizer "
                 f"{fmt_time(opt)} ({100 * opt / total:.0f}%), the ReLUs {fmt_time(act)}, the "
-                f"loss {fmt_time(loss)}, input checks {fmt_time(other)}.")
+                f"loss {fmt_time(loss)}, the container's own loop {fmt_time(other)}.")
         return "### In short\n\n" + " ".join(sentences)
 
     # --- method -----------------------------------------------------------------------------------
@@ -428,8 +430,9 @@ class Report:
             "- All implementations use float32, the same layer sizes, ReLU, softmax "
             "cross-entropy on logits, contiguous mini-batches in a fixed order (no shuffling), "
             "Adam (lr 1e-3, betas 0.9/0.999, eps 1e-8) unless stated. handgrad is timed through "
-            "its public API (`forward`, `loss.forward`, `backward_params(..., "
-            "accumulate=False)`, `opt.step()`), as `Trainer.fit` runs a step; "
+            "its public API (`forward`, `loss.forward`, `backward` in the mode "
+            "`grad_mode(accumulate=False, needs_grad_x=False)`, `opt.step()`), as `Trainer.fit` "
+            "runs a step; "
             "PyTorch with its CPU defaults (eager, `torch.optim`, its own thread count); "
             "scikit-learn's `MLPClassifier` with alpha=0, no shuffling, `warm_start`.\n"
             "- The floor (`bench/floor.py`) is a minimal NumPy loop for this one architecture: "
@@ -440,7 +443,7 @@ class Report:
             "and OpenMP suffer most when another process takes a core (their workers wait on each "
             "other), so a busy machine can slow PyTorch and NumPy's products several times over.\n"
             "- Work that differs: none of the implementations computes the gradient with respect "
-            "to the input data in training (handgrad's `backward_params`); handgrad and the "
+            "to the input data in training (handgrad's `needs_grad_x=False`); handgrad and the "
             "floor both write the gradients in place rather than zeroing and accumulating.")
 
     def failures_section(self) -> str:

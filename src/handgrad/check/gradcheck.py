@@ -28,9 +28,10 @@ Determinism. The objective must be a function of x and theta alone: the module's
 the same output every time it sees the same input. Modules with randomness (dropout) are checked
 either in eval mode (``model.eval()``) or with the same mask each time, by passing ``before_forward``,
 a callable run before every forward evaluation (e.g. one that reseeds the module's generator). Batch
-norm in training mode is deterministic (batch statistics) and is checked as it is; its running
-statistics, and any other buffers, are restored when the check ends. The check evaluates the forward
-twice at the starting point and raises ``ValueError`` if the two outputs differ.
+norm in training mode is deterministic (batch statistics) and is checked as it is. Buffers (its
+running statistics) and random streams are restored when the check ends (``Module.snapshot``). The
+check evaluates the forward twice at the starting point and raises ``ValueError`` if the two
+outputs differ.
 
 Side effects: parameters are perturbed in place and restored bit for bit; afterwards each
 ``param.grad`` holds the analytic gradient at the starting point.
@@ -145,14 +146,14 @@ def gradcheck(module: Module, x, grad_y=None, eps: float = DEFAULT_EPS, rng=0,
     wrt_input       also check the gradient w.r.t. x (named ``input x``)
     """
     _require_float64(module)
-    x = _float64_copy(x)
+    x = module.check_input(_float64_copy(x))
     hook = before_forward or (lambda: None)
 
     def output() -> np.ndarray:
         hook()
         return module.forward(x)
 
-    with _restored_buffers(module):
+    with _restored_state(module):
         y = output()
         if grad_y is None:
             grad_y = np.random.default_rng(rng).standard_normal(y.shape)
@@ -196,14 +197,14 @@ def gradcheck_model(model: Module, loss, x, d, eps: float = DEFAULT_EPS, tol: fl
     model and (``wrt_input``) the input x, the gradient backpropagation returns as ``model.backward``'s
     result. The model must be float64; ``before_forward`` as in :func:`gradcheck`."""
     _require_float64(model)
-    x = _float64_copy(x)
+    x = model.check_input(_float64_copy(x))
     hook = before_forward or (lambda: None)
 
     def objective() -> float:
         hook()
         return float(loss.forward(model.forward(x), d))
 
-    with _restored_buffers(model):
+    with _restored_state(model):
         hook()
         first = model.forward(x)
         _require_float64_output(first)
@@ -287,22 +288,16 @@ def _require_deterministic(first: np.ndarray, second: np.ndarray) -> None:
                          "callable that reseeds its randomness (the same dropout mask each time)")
 
 
-class _restored_buffers:
-    """Context manager: every module's buffers (batch norm's running statistics) as they were."""
+class _restored_state:
+    """Context manager: every module's buffers (batch norm's running statistics) and random streams
+    as they were (Module.snapshot / restore)."""
 
     def __init__(self, module: Module):
-        self.saved = [(m, {k: np.copy(v) for k, v in m.buffers.items()})
-                      for m in module.modules() if getattr(m, "buffers", None)]
+        self.module, self.saved = module, module.snapshot()
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        for m, buffers in self.saved:
-            for name, value in buffers.items():
-                current = m.buffers.get(name)
-                if isinstance(current, np.ndarray) and current.shape == value.shape:
-                    current[...] = value  # in place, so aliases of the buffer see it too
-                else:
-                    m.buffers[name] = value
+        self.module.restore(self.saved)
         return False

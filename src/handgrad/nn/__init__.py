@@ -12,7 +12,7 @@ from handgrad.nn.linear import Linear
 from handgrad.nn.losses import (LOSSES, MAE, MSE, MSLE, NLL, BinaryCrossEntropy,
                                 BinaryCrossEntropyWithLogits, CrossEntropy, HalfSquaredError,
                                 Hinge, KLDivergence, Loss, SquaredHinge, get_loss)
-from handgrad.nn.module import Module, Parameter
+from handgrad.nn.module import Module, Parameter, Snapshot
 from handgrad.nn.registry import build, register_module
 
 __all__ = [
@@ -22,6 +22,6 @@ __all__ = [
     "HardTanh", "Hinge", "Identity", "KLDivergence", "LeakyReLU", "Linear", "LogSoftmax", "Loss",
     "MAE", "MLP", "MSE", "MSLE", "Maxout", "ModelFileError", "Module", "NLL", "NonFiniteError",
     "Parameter", "ReLU", "Sequential", "ShapeError", "Sigmoid", "Sign", "Softmax", "Softplus",
-    "SquaredHinge", "Tanh", "batchnorm_between", "batchnorm_between_with", "build",
+    "Snapshot", "SquaredHinge", "Tanh", "batchnorm_between", "batchnorm_between_with", "build",
     "chain_between", "dropout_between", "get_activation", "get_loss", "register_module",
 ]

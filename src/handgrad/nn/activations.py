@@ -15,29 +15,33 @@ import inspect
 import math
 
 import numpy as np
-from scipy.special import erf, expit, log_softmax as _log_softmax, softmax as _softmax
+from scipy.special import erf, expit, softmax as _softmax
 
+from handgrad.errors import OptionError, ShapeError, unknown_option
 from handgrad.nn import kernels
-from handgrad.errors import ShapeError, unknown_option
 from handgrad.nn.module import Module
+from handgrad.nn.registry import register_module
+from handgrad.validate import check_int, check_option
 
 
-def _option_number(activation: str, option: str, value) -> float:
-    """A finite real option, or a ValueError naming the activation, the option and the value."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = float("nan")
-    if isinstance(value, bool) or not math.isfinite(number):
-        raise ValueError(f"{activation} option {option} must be a finite number, got {value!r}")
-    return number
+def log_softmax(z: np.ndarray) -> np.ndarray:
+    """log softmax(z)_i = z_i - log sum_j e^{z_j} over each row, by log-sum-exp: shifted by the
+    row's maximum m first, (z_i - m) - log sum_j e^{z_j - m}, so that exp never overflows."""
+    shifted = z - z.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
 
+@register_module("Activation")
 class Activation(Module):
     name = ""
 
     def config(self) -> dict:
         return {"type": "Activation", "name": self.name}
+
+    @classmethod
+    def from_config(cls, config: dict, dtype=None) -> "Activation":
+        options = dict(config)
+        return get_activation(options.pop("name"), **options)
 
     def extra_repr(self) -> str:
         return ""
@@ -96,19 +100,27 @@ class Tanh(Activation):
 
 
 class ReLU(Activation):
-    """y = max(0, z), f'(z) = 1 for z > 0 and 0 otherwise (the subgradient 0 is taken at z = 0).
+    """y = max(0, z), f'(z) = 1 for z > 0 and 0 otherwise (the subgradient 0 is taken at z = 0), so
 
-    The mask z > 0 is all the backward needs: grad_z = grad_y where the unit was on, 0 elsewhere.
-    Both passes are single loops (handgrad.nn.kernels); a NaN z stays NaN, as in torch.relu."""
+        grad_z = grad_y * (z > 0)
+
+    A NaN z stays NaN, as in torch.relu. ``handgrad.nn.kernels`` runs both passes as single loops
+    and keeps the mask z > 0 from the forward; its backward selects rather than multiplies, so a
+    NaN gradient at a unit that was off gives 0, as torch's does."""
 
     name = "relu"
 
     def forward(self, z):
-        y, self.mask = kernels.relu_forward(np.asarray(z))
-        return y
+        self.z = z
+        if kernels.FAST:
+            y, self.on = kernels.relu_forward(z=z)
+            return y
+        return np.maximum(0, z)
 
     def backward(self, grad_y):
-        return kernels.relu_backward(np.asarray(grad_y), self.mask)
+        if kernels.FAST:
+            return kernels.relu_backward(grad_y=grad_y, on=self.on)
+        return grad_y * (self.z > 0)
 
 
 class LeakyReLU(Activation):
@@ -118,7 +130,7 @@ class LeakyReLU(Activation):
 
     def __init__(self, alpha: float = 0.01):
         super().__init__()
-        self.alpha = _option_number(self.name, "alpha", alpha)
+        self.alpha = check_option(f"{self.name} alpha", alpha)
 
     def forward(self, z):
         self.slope = np.where(z > 0, 1.0, self.alpha).astype(z.dtype)
@@ -164,7 +176,7 @@ class ELU(Activation):
 
     def __init__(self, alpha: float = 1.0):
         super().__init__()
-        self.alpha = _option_number(self.name, "alpha", alpha)
+        self.alpha = check_option(f"{self.name} alpha", alpha)
 
     def forward(self, z):
         self.positive = z > 0
@@ -231,7 +243,7 @@ class LogSoftmax(Activation):
     name = "log_softmax"
 
     def forward(self, z):
-        y = _log_softmax(z, axis=1)
+        y = log_softmax(z)
         self.p = np.exp(y)
         return y
 
@@ -251,9 +263,13 @@ class Maxout(Activation):
 
     def __init__(self, pool: int = 2):
         super().__init__()
-        if isinstance(pool, bool) or not isinstance(pool, (int, np.integer)) or pool < 1:
-            raise ValueError(f"Maxout pool must be an integer >= 1, got {pool!r}")
-        self.pool = int(pool)
+        self.pool = check_int("Maxout pool", pool, low=1)
+
+    def output_width(self, width):
+        if width is not None and width % self.pool:
+            raise ShapeError(f"Maxout with pool {self.pool} needs a width divisible by it, "
+                             f"got {width}")
+        return None if width is None else width // self.pool
 
     def forward(self, z):
         batch, width = z.shape
@@ -293,6 +309,6 @@ def get_activation(name: str, **options) -> Activation:
         inspect.signature(cls).bind(**options)
     except TypeError:
         # e.g. alpha= given to relu: name the activation, not Module.__init__
-        raise ValueError(f"activation {key!r} does not take the option(s) {sorted(options)}; "
-                         f"it takes {list(inspect.signature(cls).parameters) or 'none'}") from None
+        raise OptionError(f"activation {key!r} does not take the option(s) {sorted(options)}; "
+                          f"it takes {list(inspect.signature(cls).parameters) or 'none'}") from None
     return cls(**options)

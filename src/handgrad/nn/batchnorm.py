@@ -10,8 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from handgrad.errors import ShapeError
-from handgrad.nn.module import DEFAULT_DTYPE, Module, Parameter
+from handgrad.nn.module import DEFAULT_DTYPE, Module, Parameter, not_run_yet
 from handgrad.nn.registry import register_module
+from handgrad.validate import check_bool, check_int, check_option
 
 
 @register_module("BatchNorm1d")
@@ -61,21 +62,15 @@ class BatchNorm1d(Module):
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
                  affine: bool = True, dtype=DEFAULT_DTYPE):
         super().__init__()
-        if not _is_number(num_features, integer=True) or num_features < 1:
-            raise ValueError(f"BatchNorm1d num_features must be a positive int, "
-                             f"got {num_features!r}")
-        if not (_is_number(eps) and eps > 0):
-            raise ValueError(f"BatchNorm1d eps must be a number > 0, got eps={eps!r}")
-        if not (_is_number(momentum) and 0.0 <= momentum <= 1.0):
-            raise ValueError(f"BatchNorm1d momentum must be a number in [0, 1], "
-                             f"got momentum={momentum!r}")
-        self.num_features = int(num_features)
-        self.eps, self.momentum, self.affine = float(eps), float(momentum), bool(affine)
+        self.num_features = check_int("BatchNorm1d num_features", num_features, low=1)
+        self.eps = check_option("BatchNorm1d eps", eps, low=0.0, low_open=True)
+        self.momentum = check_option("BatchNorm1d momentum", momentum, low=0.0, high=1.0)
+        self.affine = check_bool("BatchNorm1d affine", affine)
         if self.affine:
             self.params["gamma"] = Parameter(np.ones(self.num_features, dtype), decay=False)
             self.params["beta"] = Parameter(np.zeros(self.num_features, dtype), decay=False)
-        self.buffers = {"running_mean": np.zeros(self.num_features, dtype),
-                        "running_var": np.ones(self.num_features, dtype)}
+        self.register_buffer("running_mean", np.zeros(self.num_features, dtype))
+        self.register_buffer("running_var", np.ones(self.num_features, dtype))
         # What backward needs: xhat and inv_std of the last forward, and whether it used batch
         # statistics (then grad_x has the two projection terms) or running ones (plain affine).
         self.xhat: np.ndarray | None = None
@@ -83,8 +78,16 @@ class BatchNorm1d(Module):
         self.batch_stats = False
         self.flatten(dtype)
 
+    sets_grads = True
+
     @property
     def in_features(self) -> int:
+        return self.num_features
+
+    def output_width(self, width):
+        if width is not None and width != self.num_features:
+            raise ShapeError(f"{self.describe()} expects {self.num_features} input features, "
+                             f"but the layer before it gives {width}")
         return self.num_features
 
     @property
@@ -99,9 +102,6 @@ class BatchNorm1d(Module):
         return self.params["gamma"].data if self.affine else 1.0
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        if x.ndim != 2 or x.shape[1] != self.num_features:
-            raise ShapeError(f"BatchNorm1d({self.num_features}) expects input of shape "
-                             f"(batch, {self.num_features}), got {x.shape}")
         B = x.shape[0]
         if self.training:
             if B < 2:
@@ -133,11 +133,13 @@ class BatchNorm1d(Module):
 
     def backward(self, grad_y: np.ndarray) -> np.ndarray:
         if self.xhat is None:
-            raise RuntimeError("BatchNorm1d.backward called before forward")
+            raise not_run_yet(self)
         if grad_y.shape != self.xhat.shape:
             raise ShapeError(f"BatchNorm1d backward got grad_y of shape {grad_y.shape}, but the "
                              f"forward produced {self.xhat.shape}")
         xhat = self.xhat
+        if not self.accumulate:  # set = zero, then add
+            self.zero_grad()
         if self.affine:
             self.params["gamma"].grad += np.sum(grad_y * xhat, axis=0)
             self.params["beta"].grad += np.sum(grad_y, axis=0)
@@ -165,11 +167,6 @@ class BatchNorm1d(Module):
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
                 f"affine={self.affine}")
-
-
-def _is_number(value, integer: bool = False) -> bool:
-    kinds = (int, np.integer) if integer else (int, float, np.number)
-    return isinstance(value, kinds) and not isinstance(value, (bool, np.bool_))
 
 
 def batchnorm_between(width: int, rng=None) -> list[Module]:

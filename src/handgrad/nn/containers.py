@@ -12,15 +12,21 @@ import numpy as np
 from handgrad.nn.activations import get_activation
 from handgrad.nn.batchnorm import BatchNorm1d
 from handgrad.nn.dropout import Dropout
-from handgrad.errors import ShapeError
-from handgrad.validate import as_float_array
+from handgrad.errors import ModelFileError, OptionError, ShapeError
+from handgrad.validate import check_bool, check_int, check_option
 from handgrad.nn.init import as_generator, default_init_for
 from handgrad.nn.linear import Linear
-from handgrad.nn.module import DEFAULT_DTYPE, Module
+from handgrad.nn.module import DEFAULT_DTYPE, Module, not_run_yet
+from handgrad.nn.registry import build_module, register_module
 
 
+@register_module("Sequential")
 class Sequential(Module):
-    """Modules applied in order; owns the flat ``theta``/``grad`` vectors of all of them."""
+    """Modules applied in order; owns the flat ``theta``/``grad`` vectors of all of them.
+
+    The layers' widths are checked against each other here, once; ``model(x)`` checks x against
+    the first layer, and ``forward`` runs unchecked.
+    """
 
     def __init__(self, *modules: Module, dtype=None):
         super().__init__()
@@ -28,11 +34,13 @@ class Sequential(Module):
             if not isinstance(module, Module):
                 raise TypeError(f"Sequential takes Modules, got {type(module).__name__} at {i}")
             self.children[str(i)] = module
-        # Fixed at construction, so the per-step paths (forward, backward, the input check) do not
-        # rebuild them from the children on every call.
+        # Fixed at construction, so the per-step paths do not rebuild them from the children.
         self.layers: tuple[Module, ...] = tuple(modules)
+        self.has_params = tuple(bool(m.parameters()) for m in modules)
         self.in_features = next((m.in_features for m in modules
                                  if getattr(m, "in_features", None) is not None), None)
+        self.output_width(self.in_features)  # layers that do not fit raise ShapeError now
+        self.out_shape: tuple | None = None
         self.flatten(dtype or (self.dtype if self.parameters() else DEFAULT_DTYPE))
 
     def __getitem__(self, i: int) -> Module:
@@ -41,54 +49,51 @@ class Sequential(Module):
     def __len__(self) -> int:
         return len(self.layers)
 
-    def check_input(self, x) -> np.ndarray:
-        """The public boundary: a finite 2-D array whose width matches the first layer."""
-        x = as_float_array("input x", x, ndim=2)
-        width = self.in_features
-        if width is not None and x.shape[1] != width:
-            raise ShapeError(f"input x has {x.shape[1]} features but the first layer expects {width}")
-        # A container without parameters (only activations) has no dtype of its own: keep a float
-        # input as it is rather than casting it to the float32 default.
-        owns_params = self.theta.size > 0 if self.theta is not None else bool(self.parameters())
-        has_dtype = owns_params or x.dtype.kind != "f"
-        if has_dtype and x.dtype != self.dtype:
-            x = x.astype(self.dtype)
-        return x
+    def describe(self) -> str:
+        return "the first layer"
+
+    def output_width(self, width):
+        for module in self.layers:
+            width = module.output_width(width)
+        return width
 
     def forward(self, x):
-        y = self.check_input(x)
         for module in self.layers:
-            y = module.forward(y)
-        self.out_shape = y.shape
-        return y
+            x = module.forward(x)
+        self.out_shape = x.shape
+        return x
 
     def backward(self, grad_y):
+        if self.out_shape is None:
+            raise not_run_yet(self)
         # A grad_y of the wrong shape would broadcast silently through elementwise backwards.
-        return self.backward_through(self.layers, grad_y)
-
-    def backward_overwrite(self, grad_y):
-        return self.backward_through(self.layers, grad_y, accumulate=False)
-
-    def backward_params(self, grad_y, accumulate: bool = True) -> None:
-        """Backpropagate for the parameter gradients only: the first layer skips grad_x, which
-        training never uses (for a 784-wide input, a sixth of a step's products)."""
-        layers = self.layers
-        grad_y = self.backward_through(layers[1:], grad_y, accumulate)
-        layers[0].backward_params(grad_y, accumulate)
-
-    def backward_through(self, layers, grad_y, accumulate: bool = True):
-        expected = getattr(self, "out_shape", None)
-        if expected is None:
-            raise RuntimeError("Sequential.backward called before forward")
-        if np.shape(grad_y) != expected:
+        if np.shape(grad_y) != self.out_shape:
             raise ShapeError(f"grad_y has shape {np.shape(grad_y)} but the output of the last "
-                             f"forward has shape {expected}")
-        for module in reversed(layers):
-            grad_y = module.backward(grad_y) if accumulate else module.backward_overwrite(grad_y)
+                             f"forward has shape {self.out_shape}")
+        for module in reversed(self.layers):
+            grad_y = module.backward(grad_y)
         return grad_y
+
+    def grad_mode(self, accumulate: bool = True, needs_grad_x: bool = True) -> tuple[bool, bool]:
+        """As :meth:`Module.grad_mode`; a layer needs grad_x only if a layer before it has
+        parameters or the model's input gradient is wanted (tinygrad's requires_grad)."""
+        previous = (self.accumulate, self.needs_grad_x)
+        self.accumulate, self.needs_grad_x = accumulate, needs_grad_x
+        needed = needs_grad_x
+        for layer, has_params in zip(self.layers, self.has_params):
+            layer.grad_mode(accumulate, needed)
+            needed = needed or has_params
+        return previous
 
     def config(self) -> dict:
         return {"type": "Sequential", "layers": [m.config() for m in self.layers]}
+
+    @classmethod
+    def from_config(cls, config: dict, dtype=DEFAULT_DTYPE) -> "Sequential":
+        layers = config["layers"]
+        if not isinstance(layers, list):
+            raise ModelFileError(f"Sequential layers must be a list, got {type(layers).__name__}")
+        return cls(*(build_module(c, dtype) for c in layers), dtype=dtype)
 
 
 def MLP(sizes, activation: str = "relu", output: str = "identity", init: str | None = None,
@@ -105,13 +110,21 @@ def MLP(sizes, activation: str = "relu", output: str = "identity", init: str | N
     from ``rng``, so the model's seed fixes their masks. ``maxout`` hidden units use pool 2, so each
     hidden Linear produces twice the width the next layer sees.
     """
-    sizes = [int(s) for s in sizes]
-    if len(sizes) < 2 or min(sizes) < 1:
-        raise ValueError(f"MLP sizes must be at least two positive widths, got {sizes}")
-    if isinstance(activation, str):
-        # Validates the name even when there is no hidden layer, and normalises it ("Maxout" ->
-        # "maxout") so the pool width and the default init below see the canonical name.
-        activation = get_activation(activation).name
+    if not isinstance(sizes, (list, tuple, np.ndarray)) or len(sizes) < 2:
+        raise OptionError(f"invalid MLP sizes: {sizes!r:.80} (expected a list of at least two "
+                          f"positive integer widths, e.g. [784, 128, 10])")
+    sizes = [check_int(f"MLP sizes[{i}]", s, low=1) for i, s in enumerate(sizes)]
+    dropout = check_option("MLP dropout", dropout, low=0.0, high=1.0, high_open=True)
+    batchnorm = check_bool("MLP batchnorm", batchnorm)
+    if layers_between is not None and not callable(layers_between):
+        raise OptionError(f"invalid MLP layers_between: {layers_between!r:.80} (expected a "
+                          f"function (width, rng) -> list of modules, or None)")
+    if not isinstance(activation, str):  # one instance in every layer would share its state
+        raise OptionError(f"invalid MLP activation: {activation!r:.80} (expected an activation "
+                          f"name, e.g. 'relu')")
+    # Validates the name even when there is no hidden layer, and normalises it ("Maxout" ->
+    # "maxout") so the pool width and the default init below see the canonical name.
+    activation = get_activation(activation).name
     rng = as_generator(rng)
     init = init or default_init_for(str(activation))
     pool = 2 if activation == "maxout" else 1

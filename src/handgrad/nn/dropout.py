@@ -14,9 +14,10 @@ import copy
 
 import numpy as np
 
-from handgrad.errors import ShapeError
+from handgrad.errors import OptionError, ShapeError
 from handgrad.nn.module import Module
 from handgrad.nn.registry import register_module
+from handgrad.validate import check_option
 
 DEFAULT_SEED = 0
 _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
@@ -36,8 +37,8 @@ def _seed_from(rng) -> int:
     if isinstance(rng, np.random.Generator):
         return int(rng.integers(0, 2**63 - 1))
     if isinstance(rng, (bool, np.bool_)) or not isinstance(rng, (int, np.integer)) or rng < 0:
-        raise ValueError(f"Dropout rng must be a non-negative int seed, a numpy Generator or None, "
-                         f"got {rng!r}")
+        raise OptionError(f"invalid Dropout rng: {rng!r:.80} (expected a non-negative int seed, a "
+                          f"numpy Generator or None)")
     return int(rng)
 
 
@@ -66,12 +67,7 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5, rng=None):
         super().__init__()
-        if isinstance(p, (bool, np.bool_)) or not isinstance(p, (int, float, np.number)):
-            raise ValueError(f"Dropout p must be a number in [0, 1), got {p!r}")
-        p = float(p)
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"Dropout p must satisfy 0 <= p < 1, got p={p}")
-        self.p = p
+        self.p = check_option("Dropout p", p, low=0.0, high=1.0, high_open=True)
         self.seed = _seed_from(rng)
         self.rng = np.random.default_rng(self.seed)
         self.mask_scale: np.ndarray | None = None  # m / (1 - p) of the last training forward

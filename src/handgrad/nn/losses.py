@@ -14,8 +14,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit, softmax, xlogy
 
-from handgrad.nn import kernels
 from handgrad.errors import ShapeError, unknown_option
+from handgrad.nn import kernels
+from handgrad.nn.activations import log_softmax
 from handgrad.validate import as_float_array, check_finite
 
 REDUCTIONS = ("mean", "sum")
@@ -25,6 +26,9 @@ def _as_prediction(name, y) -> np.ndarray:
     """A finite 2-D floating prediction. Integer or boolean predictions become float64: the target
     is cast to the prediction's dtype, and an integer dtype would silently truncate it."""
     y = as_float_array(name, y, ndim=2)
+    if not y.size:
+        raise ShapeError(f"{name} is empty (shape {y.shape}): a loss needs at least one sample "
+                         f"and one output")
     return y if y.dtype.kind == "f" else y.astype(np.float64)  # kind "f": NumPy's floating types
 
 
@@ -185,10 +189,21 @@ class _ClassTargets(Loss):
 
     per_sample = True
 
-    def targets_as_rows(self, y, d) -> np.ndarray:
+    def class_indices(self, y, d) -> np.ndarray | None:
+        """d as checked class indices (intp), or None if d holds probability/one-hot rows."""
         d = np.asarray(d)
         if d.ndim == 1 or (d.ndim == 2 and d.shape[1] == 1 and y.shape[1] > 1):
-            return one_hot_checked(d.ravel(), y.shape[1], y.shape[0], y.dtype, self.name)
+            return class_indices_checked(d.ravel(), y.shape[1], y.shape[0], self.name)
+        return None
+
+    def targets_as_rows(self, y, d, labels=None) -> np.ndarray:
+        """d as rows: class indices become one-hot rows, probability rows are checked."""
+        if labels is None:
+            labels = self.class_indices(y, d)
+        if labels is not None:
+            rows = np.zeros(y.shape, dtype=y.dtype)
+            rows[np.arange(len(rows)), labels] = 1.0
+            return rows
         _, d = self.check(y, d)
         return d
 
@@ -214,50 +229,39 @@ def class_indices_checked(labels, n_classes, n_rows, who="loss") -> np.ndarray:
     return labels
 
 
-def one_hot_checked(labels, n_classes, n_rows, dtype, who="loss") -> np.ndarray:
-    labels = class_indices_checked(labels, n_classes, n_rows, who)
-    rows = np.zeros((n_rows, n_classes), dtype=dtype)
-    rows[np.arange(n_rows), labels] = 1.0
-    return rows
-
-
 class CrossEntropy(_ClassTargets):
-    """Categorical cross-entropy from logits z, fused with the softmax and computed by log-sum-exp:
+    """Categorical cross-entropy from logits z, fused with the softmax (003, 004):
 
-        Div = -sum_i d_i log softmax(z)_i,     grad_z Div = softmax(z) - d  (per sample)
+        log p = log_softmax(z)               (log-sum-exp: activations.log_softmax)
+        Div   = -sum_i d_i log p_i,          grad_z Div = p sum_i d_i - d = p - d  (per sample)
 
-    The shortcut softmax(z) - d holds only for this softmax + cross-entropy pair with targets that
-    sum to 1; it is the reason the MLP outputs logits (``output='identity'``) when trained with it.
+    Class indices c are one-hot rows d (Div = -log p_c). The shortcut p - d holds only for this
+    softmax + cross-entropy pair with targets that sum to 1; it is the reason the MLP outputs
+    logits (``output='identity'``) when trained with it. For class indices
+    ``handgrad.nn.kernels`` computes the same in one pass, without building d or log p.
     """
 
     name = "cross_entropy"
 
     def forward(self, z, d):
         z = _as_prediction("prediction z", z)
-        d = np.asarray(d)
         self.scale = self._scale(z)
-        if d.ndim == 1 or (d.ndim == 2 and d.shape[1] == 1 and z.shape[1] > 1):
-            # Class indices: Div = -log p_c = log sum_j exp(z_j - m) - (z_c - m), read off per
-            # row, in one pass (nn.kernels): neither one-hot rows nor the whole log p are built.
-            self.labels = class_indices_checked(d.ravel(), z.shape[1], z.shape[0], self.name)
-            self.d, self.p = None, np.empty_like(z)
-            return kernels.softmax_cross_entropy(z, self.labels, self.p) * self.scale
-        # log-sum-exp, shifted by each row's maximum so that exp never overflows
-        shifted = z - z.max(axis=1, keepdims=True)
-        e = np.exp(shifted)
-        total = e.sum(axis=1, keepdims=True)
-        self.p = np.divide(e, total, out=e)
-        log_p = shifted - np.log(total)
-        self.labels = None
-        self.d = self.targets_as_rows(z, d)
-        self.target_mass = self.d.sum(axis=1, keepdims=True)
+        self.labels = self.class_indices(z, d)  # None for probability rows
+        if self.labels is not None and kernels.FAST:
+            self.p = np.empty_like(z)
+            total = kernels.softmax_cross_entropy(z=z, labels=self.labels, p=self.p)
+            if total is not None:
+                return total * self.scale
+        self.d = self.targets_as_rows(z, d, self.labels)
+        log_p = log_softmax(z)
+        self.p = np.exp(log_p)
         return self._reduce(-self.d * log_p, z)
 
     def backward(self):
-        if self.labels is not None:  # p - d with one-hot d, in the logits' memory order
-            return kernels.softmax_cross_entropy_grad(self.p, self.labels, self.scale)
-        # For general (not normalised) targets the gradient is p * sum(d) - d.
-        return self.scale * (self.p * self.target_mass - self.d)
+        if self.labels is not None and kernels.FAST:
+            return kernels.softmax_cross_entropy_grad(p=self.p, labels=self.labels,
+                                                      scale=self.scale)
+        return self.scale * (self.p * self.d.sum(axis=1, keepdims=True) - self.d)
 
 
 class NLL(_ClassTargets):
@@ -297,7 +301,11 @@ class KLDivergence(_ClassTargets):
 
 def _signed_targets(name, d):
     if not np.all(np.isin(d, (-1.0, 1.0))):
-        raise ValueError(f"{name}: targets must be -1 or +1")
+        values = np.unique(d)
+        shown = ", ".join(f"{v:g}" for v in values[:5]) + (", ..." if len(values) > 5 else "")
+        raise ValueError(f"{name}: targets must be -1 or +1, got {shown}: {name} is a two-class "
+                         f"loss (one output, classes -1/+1); for 0/1 targets use bce_logits, for "
+                         f"more classes cross_entropy")
 
 
 class Hinge(Loss):
@@ -307,6 +315,11 @@ class Hinge(Loss):
     power = 1
 
     def forward(self, y, d):
+        y = _as_prediction("prediction y", y)
+        if np.ndim(d) == 1 and y.shape[1] > 1:
+            raise ShapeError(f"{self.name} is a two-class loss (one output, targets -1/+1), got "
+                             f"{y.shape[1]} outputs and one target per row; for {y.shape[1]} "
+                             f"classes use cross_entropy")
         y, d = self.check(y, d)
         _signed_targets(self.name, d)
         self.d, self.margin, self.scale = d, np.maximum(0.0, 1.0 - d * y), self._scale(y)

@@ -2,20 +2,39 @@
 
 Every module is one step of the forward pass of 001 ("Vector formulation"):
 
-    forward(x)        computes its output from its input and keeps exactly what backward needs;
+    forward(y)        computes its output from its input and keeps exactly what backward needs;
     backward(grad_y)  receives grad_y Div (a row per sample), adds the gradients of its own
                       parameters into ``param.grad`` and returns grad_x Div = grad_y Div J_y(x).
 
+``module(x)`` is the public call: it validates x once (rank, width, finiteness, dtype) and runs
+``forward``, which is unchecked, so a training loop that validated its data set up front pays for
+no checks per batch.
+
+Two flags on a module, set for a whole model by :meth:`Module.grad_mode`, shape its backward:
+``accumulate`` (True: ``param.grad +=``, as torch's backward does; False: the gradient is *set*, as
+if ``zero_grad`` came first, which a training step wants and which saves the zero fill) and
+``needs_grad_x`` (False: no module below needs grad_x, so backward may return None: the first
+layer of a network in training, whose input is the data).
+
 A model's parameters are views into one contiguous vector ``theta`` and their gradients views into
 one vector ``grad`` (see :meth:`Module.flatten`), so an optimizer step is a few vectorised passes over
-the whole model and second-order methods see the vector they are defined on.
+the whole model and second-order methods see the vector they are defined on. Assigning to
+``param.data`` writes into that vector; it never detaches the parameter from it.
+
+State that is not trained but belongs to the model (batch norm's running statistics, dropout's
+random streams) is declared: ``self.buffers`` and ``get_rng_state``/``set_rng_state``. One
+:meth:`Module.snapshot` / :meth:`Module.restore` pair saves and puts back all of it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
+
+from handgrad.errors import ShapeError
+from handgrad.validate import as_float_array
 
 DEFAULT_DTYPE = np.float32
 SUPPORTED_DTYPES = (np.float32, np.float64)
@@ -26,69 +45,151 @@ class Parameter:
 
     ``decay`` says whether weight decay and L1/L2 penalties apply to it: true for weights, false for
     biases and normalisation shifts (003, eq. 29: "the biases are not regularized").
+
+    ``data`` and ``grad`` are views into the model's flat vectors once the model is flattened;
+    assigning to them (``lin.W.data = np.ones((3, 2))``) writes the values into the view, shape
+    checked, so the optimizer, which updates the flat vector, moves what the layer uses.
     """
 
-    def __init__(self, data: np.ndarray, decay: bool = True):
-        self.data = np.asarray(data)
-        self.grad = np.zeros_like(self.data)
+    __slots__ = ("_data", "_grad", "decay", "name")
+
+    def __init__(self, data: np.ndarray, decay: bool = True, name: str = "parameter"):
+        self._data = np.array(data)
+        self._grad = np.zeros_like(self._data)
         self.decay = decay
+        self.name = name
+
+    @property
+    def data(self) -> np.ndarray:
+        return self._data
+
+    @data.setter
+    def data(self, value) -> None:
+        self._write(self._data, value, "data")
+
+    @property
+    def grad(self) -> np.ndarray:
+        return self._grad
+
+    @grad.setter
+    def grad(self, value) -> None:
+        self._write(self._grad, value, "grad")
+
+    def _write(self, target: np.ndarray, value, what: str) -> None:
+        if value is target:  # p.grad += g: NumPy added in place, nothing left to write
+            return
+        value = np.asarray(value)
+        if value.shape != target.shape:
+            raise ShapeError(f"{self.name}.{what} has shape {target.shape}; got an array of shape "
+                             f"{value.shape} (assign values of the same shape: the parameter is a "
+                             f"view into the model's vector theta)")
+        if value.dtype.kind not in "biuf":
+            raise TypeError(f"{self.name}.{what} takes real numbers, got dtype {value.dtype}")
+        np.copyto(target, value, casting="unsafe")
+
+    def bind(self, data: np.ndarray, grad: np.ndarray) -> None:
+        """Make ``data``/``grad`` these views (the model's flat vectors; used by ``flatten``)."""
+        self._data, self._grad = data, grad
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+        return self._data.shape
 
     @property
     def size(self) -> int:
-        return self.data.size
+        return self._data.size
 
     def __repr__(self) -> str:
-        return f"Parameter(shape={self.shape}, dtype={self.data.dtype}, decay={self.decay})"
+        return f"Parameter(shape={self.shape}, dtype={self._data.dtype}, decay={self.decay})"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A model's non-trained state (and optionally its parameters), copied: what
+    :meth:`Module.restore` puts back. Plain data, so it can be stored: arrays and JSON-able dicts.
+
+    ``buffers``: name (as :meth:`Module.named_buffers`) -> array copy.
+    ``rng_states``: module path (as :meth:`Module.named_rng_states`) -> random stream state.
+    ``theta``: a copy of ``model.theta``, or None when taken with ``params=False``.
+    """
+
+    buffers: dict
+    rng_states: dict
+    theta: np.ndarray | None = None
 
 
 class Module:
     """Base of every layer, activation and container.
 
-    Subclasses set ``self.params`` (name -> Parameter) and, if they contain other modules,
-    ``self.children`` (name -> Module). They implement ``forward`` and ``backward``.
+    Subclasses set ``self.params`` (name -> Parameter), ``self.buffers`` (name -> array: state saved
+    with the model but not trained) and, if they contain other modules, ``self.children``
+    (name -> Module). They implement ``forward`` and ``backward``; a backward honours
+    ``self.accumulate`` for its parameters' gradients (declare ``sets_grads = True``; a module that
+    only ever accumulates has its gradients zeroed by :meth:`grad_mode` instead).
     """
+
+    accumulate = True     # backward adds into param.grad (False: sets it), see grad_mode
+    needs_grad_x = True   # False: nothing below needs grad_x, backward may return None
+    sets_grads = False    # True: backward itself honours accumulate=False
 
     def __init__(self) -> None:
         self.params: dict[str, Parameter] = {}
+        self.buffers: dict[str, np.ndarray] = {}
         self.children: dict[str, Module] = {}
         self.training = True
         self.theta: np.ndarray | None = None
         self.grad: np.ndarray | None = None
+        self.theta_version = 0  # bumped whenever flatten() replaces theta and grad
 
     # --- the protocol -----------------------------------------------------------------------
     def forward(self, x: np.ndarray) -> np.ndarray:
         raise NotImplementedError  # abstract
 
-    def backward(self, grad_y: np.ndarray) -> np.ndarray:
+    def backward(self, grad_y: np.ndarray) -> np.ndarray | None:
         raise NotImplementedError  # abstract
 
-    def backward_params(self, grad_y: np.ndarray, accumulate: bool = True) -> None:
-        """The parameter gradients only (modules that can skip grad_x override this).
+    def __call__(self, x) -> np.ndarray:
+        """The public boundary: validate x once, then the unchecked ``forward``."""
+        return self.forward(self.check_input(x))
 
-        ``accumulate=False`` sets them instead of adding to them, as if ``zero_grad`` came first.
+    def check_input(self, x) -> np.ndarray:
+        """x as a finite 2-D float array whose width fits the module, in its dtype."""
+        x = as_float_array("input x", x, ndim=2)
+        width = getattr(self, "in_features", None)  # layers with a fixed input width have one
+        if width is not None and x.shape[1] != width:
+            raise ShapeError(f"input x has {x.shape[1]} features but {self.describe()} "
+                             f"expects {width}")
+        # A module without parameters (an activation) has no dtype of its own: a float input keeps
+        # its dtype rather than being cast to the float32 default.
+        owns_params = self.theta.size > 0 if self.theta is not None else bool(self.parameters())
+        if (owns_params or x.dtype.kind != "f") and x.dtype != self.dtype:
+            x = x.astype(self.dtype)
+        return x
+
+    def output_width(self, width: int | None) -> int | None:
+        """The width of the output for an input of ``width`` features (None: unknown), so that a
+        container can check at construction that its layers fit together. Elementwise here."""
+        return width
+
+    def describe(self) -> str:
+        return f"{type(self).__name__}({self.extra_repr()})"
+
+    def grad_mode(self, accumulate: bool = True, needs_grad_x: bool = True) -> tuple[bool, bool]:
+        """Set how the next backward passes treat gradients; returns the previous (accumulate,
+        needs_grad_x), so that ``model.grad_mode(*previous)`` restores it.
+
+        ``accumulate=False``: param.grad is set, not added to (a training step: no zero_grad
+        needed). ``needs_grad_x=False``: the model's input gradient is not wanted (the input is the
+        data), so the first layer skips it and ``backward`` returns None.
         """
-        if accumulate:
-            self.backward(grad_y)
-        else:
-            self.backward_overwrite(grad_y)
-
-    def backward_overwrite(self, grad_y: np.ndarray) -> np.ndarray:
-        """``backward`` with this module's parameter gradients set rather than accumulated.
-
-        A training step wants exactly that (zero_grad, then one backward): a layer that writes its
-        gradient straight into ``param.grad`` saves the zero fill, a temporary and an addition per
-        weight matrix (Linear does). The default zeroes first and accumulates.
-        """
-        if self.params or self.children:
-            self.zero_grad()
-        return self.backward(grad_y)
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        return self.forward(x)
+        previous = (self.accumulate, self.needs_grad_x)
+        self.accumulate, self.needs_grad_x = accumulate, needs_grad_x
+        if not accumulate and not self.sets_grads:
+            for p in self.params.values():  # set = zero, then this module's accumulating backward
+                p.grad.fill(0.0)
+        for child in self.children.values():
+            child.grad_mode(accumulate, True)
+        return previous
 
     # --- mode ---------------------------------------------------------------------------------
     def train(self, mode: bool = True) -> "Module":
@@ -105,6 +206,12 @@ class Module:
         for child in self.children.values():
             yield from child.modules()
 
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, "Module"]]:
+        """(path, module) with paths "" (this one), "0", "0.1", ... in ``modules()`` order."""
+        yield prefix.rstrip("."), self
+        for name, child in self.children.items():
+            yield from child.named_modules(f"{prefix}{name}.")
+
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
         for name, param in self.params.items():
             yield prefix + name, param
@@ -114,23 +221,63 @@ class Module:
     def parameters(self) -> list[Parameter]:
         return [p for _, p in self.named_parameters()]
 
+    @property
+    def num_parameters(self) -> int:
+        return sum(p.size for p in self.parameters())
+
+    # --- buffers and random streams: the state that is saved but not trained -------------------
+    def register_buffer(self, name: str, value: np.ndarray) -> np.ndarray:
+        """Declare ``value`` as state of this module saved with the model (not trained)."""
+        self.buffers[name] = np.array(value)
+        return self.buffers[name]
+
     def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, np.ndarray]]:
         """Non-trainable state saved with the model (batch norm's running statistics)."""
-        for name, buf in getattr(self, "buffers", {}).items():
+        for name, buf in self.buffers.items():
             yield prefix + name, buf
         for child_name, child in self.children.items():
             yield from child.named_buffers(f"{prefix}{child_name}.")
 
-    @property
-    def num_parameters(self) -> int:
-        return sum(p.size for p in self.parameters())
+    def named_rng_states(self) -> Iterator[tuple[str, dict]]:
+        """(module path, stream state) of every module with a random stream (dropout)."""
+        for path, module in self.named_modules():
+            if hasattr(module, "get_rng_state"):
+                yield path, module.get_rng_state()
+
+    def snapshot(self, params: bool = False) -> Snapshot:
+        """A copy of the buffers and random streams (and of ``theta`` with ``params=True``)."""
+        theta = None if not params or self.theta is None else self.theta.copy()
+        return Snapshot({name: buf.copy() for name, buf in self.named_buffers()},
+                        dict(self.named_rng_states()), theta)
+
+    def restore(self, snap: Snapshot) -> None:
+        """Put back what :meth:`snapshot` saved, in place (arrays keep their identity); the same
+        snapshot may be restored any number of times. A snapshot of another architecture raises
+        ValueError before anything is written."""
+        buffers = dict(self.named_buffers())
+        streams = dict(self.named_modules())
+        _same_layout("buffers", {k: v.shape for k, v in buffers.items()},
+                     {k: np.shape(v) for k, v in snap.buffers.items()})
+        _same_layout("random streams", {k for k, m in streams.items()
+                                        if hasattr(m, "set_rng_state")}, set(snap.rng_states))
+        if snap.theta is not None:
+            if self.theta is None or self.theta.shape != snap.theta.shape:
+                raise ValueError(f"snapshot of {snap.theta.size} parameters for a model with "
+                                 f"{0 if self.theta is None else self.theta.size}")
+            self.theta[...] = snap.theta
+        for name, value in snap.buffers.items():
+            buffers[name][...] = value
+        for path, state in snap.rng_states.items():
+            streams[path].set_rng_state(state)
 
     # --- the flat parameter vector ------------------------------------------------------------
     def flatten(self, dtype=None) -> "Module":
         """Move every parameter into one vector ``theta`` (and its gradient into ``grad``).
 
         Each Parameter's ``data`` and ``grad`` become views into those vectors, in the order of
-        :meth:`named_parameters`. Values are kept; gradients are zeroed. Idempotent.
+        :meth:`named_parameters`. Values are kept; gradients are zeroed. ``theta`` and ``grad`` are
+        new arrays afterwards (``theta_version`` counts the replacements): an optimizer built on
+        the old ones must be built again.
         """
         params = self.parameters()
         if dtype is None:
@@ -142,26 +289,25 @@ class Module:
         theta = np.empty(total, dtype=dtype)
         grad = np.zeros(total, dtype=dtype)
         offset = 0
-        for p in params:
+        for name, p in self.named_parameters():
             end = offset + p.size
             theta[offset:end] = p.data.ravel()
-            p.data = theta[offset:end].reshape(p.shape)
-            p.grad = grad[offset:end].reshape(p.shape)
+            p.bind(theta[offset:end].reshape(p.shape), grad[offset:end].reshape(p.shape))
+            p.name = name
             offset = end
         for module in self.modules():
-            module._cast_buffers(dtype)
+            for name, buf in module.buffers.items():
+                module.buffers[name] = buf.astype(dtype)
             module.theta, module.grad = None, None
         self.theta, self.grad = theta, grad
+        self.theta_version += 1
         return self
 
-    def _cast_buffers(self, dtype) -> None:
-        buffers = getattr(self, "buffers", None)
-        if buffers:
-            for name, buf in buffers.items():
-                buffers[name] = buf.astype(dtype)
-
     def to(self, dtype) -> "Module":
-        """Cast all parameters and buffers to float32 or float64 (re-flattening)."""
+        """Cast all parameters and buffers to float32 or float64 (re-flattening). The dtype the
+        model already has changes nothing: ``theta`` stays the same array."""
+        if self.theta is not None and np.dtype(dtype) == self.theta.dtype:
+            return self
         return self.flatten(dtype)
 
     @property
@@ -200,3 +346,20 @@ class Module:
             lines.append(f"  ({name}): {child_repr}")
         lines.append(")")
         return "\n".join(lines)
+
+
+def _same_layout(what: str, model, snap) -> None:
+    if model != snap:
+        raise ValueError(f"the snapshot's {what} do not match the model's (another architecture): "
+                         f"model {_short(model)}, snapshot {_short(snap)}")
+
+
+def _short(layout) -> str:
+    return f"{dict(sorted(layout.items()))!r:.200}" if isinstance(layout, dict) \
+        else f"{sorted(layout)!r:.200}"
+
+
+def not_run_yet(module: Module) -> RuntimeError:
+    """The error of a backward called before any forward (nothing saved to differentiate)."""
+    return RuntimeError(f"{type(module).__name__}.backward called before forward: run the forward "
+                        f"pass (model(x)) first, then backward")

@@ -1,9 +1,10 @@
 """The closure an optimizer calls to re-evaluate the loss and its gradient on the current batch.
 
-Methods that evaluate the loss away from the current weights (Nesterov's look-ahead in the notes'
-form, Rprop's backtracking, line searches, Newton, L-BFGS, Levenberg-Marquardt) receive one, as
-``torch.optim.LBFGS`` does. It also exposes the batch, so Levenberg-Marquardt can form the residual
-Jacobian and Newton can take Hessian-vector products.
+Every optimizer's ``step`` takes one (torch.optim's convention): plain gradient methods evaluate it
+once, at the current weights; methods that evaluate the loss elsewhere too (Nesterov's look-ahead
+in the notes' form, line searches, Newton, L-BFGS, Levenberg-Marquardt) call it again. It also
+exposes the batch, so Levenberg-Marquardt can form the residual Jacobian and Newton can take
+Hessian-vector products.
 """
 
 from __future__ import annotations
@@ -28,37 +29,30 @@ class BatchClosure:
 
     def __init__(self, model: Module, loss: Loss, x: np.ndarray, d: np.ndarray, penalty=None,
                  rewind: bool = True):
+        # x and d are a batch of data the caller validated (Trainer.fit does, once): the model's
+        # forward runs unchecked on them.
         self.model, self.loss, self.x, self.d, self.penalty = model, loss, x, d, penalty
         self.evaluations = 0
-        self._streams, self._buffers = [], []
-        if rewind:  # a closure evaluated once (plain gradient methods) needs no snapshot
-            self._snapshot()
-
-    def _snapshot(self) -> None:
-        model = self.model
-        self._streams = [(m, m.get_rng_state()) for m in model.modules()
-                         if hasattr(m, "get_rng_state")]
-        self._buffers = [(m, {k: v.copy() for k, v in m.buffers.items()})
-                         for m in model.modules() if getattr(m, "buffers", None)]
-
-    def _rewind(self) -> None:
-        for module, state in self._streams:
-            module.set_rng_state(state)
-        for module, saved in self._buffers:
-            for name, value in saved.items():
-                module.buffers[name][...] = value
+        # a closure evaluated once (plain gradient methods) needs no snapshot
+        self._start = model.snapshot() if rewind else None
 
     def __call__(self, backward: bool = True) -> float:
-        if self.evaluations:
-            self._rewind()
+        model = self.model
+        if self.evaluations and self._start is not None:
+            model.restore(self._start)
         self.evaluations += 1
-        y = self.y = self.model.forward(self.x)
+        y = self.y = model.forward(self.x)
         value = self.loss.forward(y, self.d)
         if backward:
-            # Set, not accumulated: the same as zero_grad then backward, with one pass less.
-            self.model.backward_params(self.loss.backward(), accumulate=False)
+            # A training step's backward: the gradients are set (no zero_grad pass) and the data's
+            # grad_x is not formed.
+            previous = model.grad_mode(accumulate=False, needs_grad_x=False)
+            try:
+                model.backward(self.loss.backward())
+            finally:
+                model.grad_mode(*previous)
         if self.penalty is not None:
-            value += self.penalty(self.model.theta, self.model.grad if backward else None)
+            value += self.penalty(model.theta, model.grad if backward else None)
         return value
 
     def predict(self) -> np.ndarray:
