@@ -56,3 +56,57 @@ def test_adamw_decays_weights_outside_the_moments():
     expected = twin.theta - 0.01 * 0.5 * w0 * M
     np.testing.assert_allclose(model.theta, expected, rtol=1e-13)
     np.testing.assert_array_equal(opt.exp_avg, adam.exp_avg)
+
+
+def test_one_penalty_implementation_everywhere():
+    from handgrad.optim import Penalty
+    from handgrad.train import Penalty as TrainPenalty
+    from handgrad.train.regularization import Penalty as OldPath
+    assert TrainPenalty is Penalty and OldPath is Penalty
+    model, _ = setup(3)
+    opt = get_optimizer("sgd", model, l2=0.2, l1=0.1)
+    assert isinstance(opt.regularizer, Penalty)
+
+
+@pytest.mark.parametrize("mask_kind", ["bool", "float", "none"])
+def test_penalty_value_and_gradient_are_the_formula(mask_kind):
+    from handgrad.optim import Penalty
+    model, _ = setup(4)
+    W = model.theta
+    M = model.decay_mask()
+    mask = {"bool": M, "float": M.astype(float), "none": None}[mask_kind]
+    Mf = np.ones(W.size) if mask is None else M.astype(float)
+    penalty = Penalty(mask, l2=0.3, l1=0.05)
+    expected = 0.15 * np.sum((Mf * W) ** 2) + 0.05 * np.abs(Mf * W).sum()
+    assert penalty.value(W) == pytest.approx(expected, rel=1e-13)
+    grad = np.ones_like(W)
+    assert penalty(W, grad) == pytest.approx(expected, rel=1e-13)
+    np.testing.assert_allclose(grad, 1 + 0.3 * Mf * W + 0.05 * Mf * np.sign(W), rtol=1e-14)
+    assert not Penalty(mask) and Penalty(mask).value(W) == 0.0
+
+
+def test_l2_is_weight_decay_for_sgd_and_the_term_is_added_once():
+    """--l2 with --weight-decay doubled the term; now l2 and weight_decay are one term, given once."""
+    for options in (dict(l2=0.3), dict(weight_decay=0.3)):
+        model, closure = setup(5)
+        M = model.decay_mask().astype(float)
+        opt = get_optimizer("sgd", model, lr=0.1, **options)
+        closure()
+        w, g = model.theta.copy(), model.grad.copy()
+        opt.step()
+        np.testing.assert_allclose(model.theta, w - 0.1 * (g + 0.3 * M * w), rtol=1e-14)
+    with pytest.raises(ValueError, match="invalid l2: 0.3 together with weight_decay"):
+        get_optimizer("sgd", setup(5)[0], l2=0.3, weight_decay=0.3)
+
+
+def test_the_penalty_a_trainer_reports_is_the_users_l2_and_l1_only():
+    model, _ = setup(6)
+    M = model.decay_mask()
+    w = model.theta[M]
+    opt = get_optimizer("sgd", model, l2=0.2, l1=0.1)
+    assert opt.penalty_in_loss
+    assert opt.penalty() == pytest.approx(0.1 * np.sum(w * w) + 0.1 * np.abs(w).sum())
+    assert not get_optimizer("sgd", model, weight_decay=0.2).penalty_in_loss
+    adamw = get_optimizer("adamw", model, weight_decay=0.5, l2=0.2)
+    assert adamw.penalty_in_loss
+    assert adamw.penalty() == pytest.approx(0.1 * np.sum(w * w))   # the decay is not a penalty

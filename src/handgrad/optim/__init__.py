@@ -15,6 +15,7 @@ from handgrad.optim.adaptive import Adagrad, Adam, AdamW, RMSprop
 from handgrad.optim.base import Optimizer
 from handgrad.validate import check_options, option_names
 from handgrad.optim.quickprop import QuickProp
+from handgrad.optim.regularization import Penalty
 from handgrad.optim.rprop import Rprop, RpropBacktracking, RpropSimple
 from handgrad.optim.schedules import SCHEDULES, Schedule, get_schedule
 from handgrad.optim.second_order import LBFGS, ConjugateGradient, LevenbergMarquardt, Newton
@@ -27,7 +28,11 @@ OPTIMIZERS: dict[str, type[Optimizer]] = {cls.name: cls for cls in (
 
 
 def get_optimizer(name: str, model, **options) -> Optimizer:
-    """The optimizer ``name`` for a flattened ``model``; options are validated by name and value."""
+    """The optimizer ``name`` for a flattened ``model``; options are validated by name and value.
+
+    The options are the class's constructor arguments (each docstring maps them to the notes'
+    symbols), e.g. ``get_optimizer("adam", model, lr=1e-3, betas=(0.9, 0.999), l2=1e-4)``.
+    """
     if name not in OPTIMIZERS:
         raise unknown_option("optimizer", name, OPTIMIZERS)
     cls = OPTIMIZERS[name]
@@ -38,6 +43,6 @@ def get_optimizer(name: str, model, **options) -> Optimizer:
 __all__ = [
     "LBFGS", "OPTIMIZERS", "SCHEDULES", "SGD", "Adagrad", "Adam", "AdamW", "ConjugateGradient",
     "LevenbergMarquardt", "LossStagnation", "MaxEpochs", "Momentum", "Nesterov", "Newton",
-    "Optimizer", "QuickProp", "RMSprop", "Rprop", "RpropBacktracking", "RpropSimple",
+    "Optimizer", "Penalty", "QuickProp", "RMSprop", "Rprop", "RpropBacktracking", "RpropSimple",
     "RunningLoss", "Schedule", "check_options", "get_optimizer", "get_schedule", "option_names",
 ]
