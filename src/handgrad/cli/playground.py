@@ -66,9 +66,13 @@ def address(sock: socket.socket) -> str:
 
 
 def run(args) -> int:
-    import uvicorn  # the web stack loads only for this command
+    try:  # the web stack loads only for this command
+        import uvicorn
 
-    from handgrad.playground.server import create_app
+        from handgrad.playground.server import create_app
+    except ImportError as err:
+        raise OptionError(f"handgrad playground needs its web server packages ({err.name} is "
+                          "missing): pip install 'handgrad[playground]'") from None
 
     fps = check_option("--fps", args.fps, 1.0, 60.0)
     sock = open_socket(args.host, args.port)

@@ -172,6 +172,8 @@ DOC_LINES = {
     ("sgd", "momentum"): "mu: b <- mu b + (1 - tau) g,  W <- W - eta b   (PyTorch's buffer)",
     ("sgd", "dampening"): "tau: b <- mu b + (1 - tau) g",
     ("momentum", "beta"): "Delta W <- beta Delta W - eta grad_W Loss(W);  W <- W + Delta W",
+    ("adam", "betas"): "(beta1, beta2) in one option, as torch.optim.Adam takes them",
+    ("adamw", "betas"): "(beta1, beta2) in one option, as torch.optim.AdamW takes them",
 }
 
 
@@ -186,7 +188,7 @@ def meaning(cls, option: str) -> str:
     word = re.compile(rf"(?<![\w.]){re.escape(option)}(?!\w)")
     lines = _doc_lines(cls)
     for line in lines:
-        if re.match(r"^[^\s.]+\s+<-", line) and ". " not in line and word.search(line):
+        if re.match(r"^[^\s.]+\s+(<-|=)\s", line) and ". " not in line and word.search(line):
             return line
     sentences = re.split(r"(?<=[.;:])\s+(?=[A-Z(`])", " ".join(lines))
     for sentence in sentences:

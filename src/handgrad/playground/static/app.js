@@ -487,7 +487,7 @@ function startRace(m) {
   $("race-verdict").textContent = m.verdict;
   const steps = Math.max(...m.racers.map((r) => r.path.length)), start = performance.now();
   const frame = (now) => {
-    const k = Math.min(steps, Math.floor((now - start) / 20));
+    const k = Math.max(0, Math.min(steps, Math.floor((now - start) / 20)));
     ctx.drawImage(bg, 0, 0, S, S);
     if (m.minimum) {
       ctx.fillStyle = "gold";
