@@ -4,7 +4,8 @@ quadratics E = 1/2 w^T A w + b^T w (001, "Convergence for quadratic surfaces") a
 import numpy as np
 import pytest
 
-from handgrad.arena import Quadratic, Rosenbrock, function_data, rotated_quadratic
+from handgrad.arena import (Quadratic, ResidualFunction, Rosenbrock, function_data,
+                            rotated_quadratic)
 from handgrad.nn import get_loss
 from handgrad.optim import get_optimizer
 from handgrad.train.closure import BatchClosure
@@ -42,20 +43,20 @@ def test_newton_reaches_the_minimum_in_one_step():
     assert opt.last_shift == 0.0
 
 
+class Saddle(ResidualFunction):
+    """E = 1/2 (w1^2 + (1 - w2^2)^2): minima at (0, +-1), a saddle at (0, 0) (E = 1/2), where the
+    curvature along w2 is -2: around w2 = 0 the Hessian is indefinite."""
+
+    def residual(self, w):
+        return np.array([w[0], 1.0 - w[1] ** 2])
+
+    def jacobian(self, w):
+        return np.array([[1.0, 0.0], [0.0, -2.0 * w[1]]])
+
+
 def test_newton_fixes_an_indefinite_hessian_and_still_descends():
-    """A saddle E = 1/2 (w1^2 - w2^2) + ...: tau > 0 makes H + tau I positive definite, so the step
-    goes downhill instead of to the saddle point (which plain Newton would jump to)."""
-    from handgrad.arena import ResidualFunction
-
-    class Saddle(ResidualFunction):
-        # E = 1/2 (w1^2 - w2^2) is not a sum of squares; use E = 1/2 ||r||^2 with a curved r:
-        # r = (w1, 1 - w2^2) has an indefinite Hessian around w2 = 0.
-        def residual(self, w):
-            return np.array([w[0], 1.0 - w[1] ** 2])
-
-        def jacobian(self, w):
-            return np.array([[1.0, 0.0], [0.0, -2.0 * w[1]]])
-
+    """tau > 0 (shift) or |lambda| (abs) makes every curvature positive, so the step goes downhill
+    instead of to the saddle point (which plain Newton jumps to, next test)."""
     for fix in ("shift", "abs"):
         model = Saddle(np.array([0.5, 0.1]))
         closure = closure_for(model)
@@ -67,6 +68,53 @@ def test_newton_fixes_an_indefinite_hessian_and_still_descends():
         assert closure() < before
         # plain Newton would go to the stationary point w2 = 0 of the local quadratic model
         assert abs(model.theta[1]) > 0.1
+
+
+def test_unmodified_newton_walks_to_the_saddle_where_the_fixed_ones_reach_a_minimum():
+    """001, "issues with the Hessian": plain Newton (fix="none") goes to the stationary point of
+    the local quadratic model; near w2 = 0 that is the saddle (0, 0), and it stays there."""
+    ends = {}
+    for fix in ("none", "abs"):
+        model = Saddle(np.array([0.5, 0.1]))
+        closure = closure_for(model)
+        opt = get_optimizer("newton", model, fix=fix, line_search="none")
+        for _ in range(8):
+            opt.step(closure)
+        ends[fix] = (model.theta.copy(), closure(), opt.last_negative)
+    theta, loss, negative = ends["none"]
+    np.testing.assert_allclose(theta, [0.0, 0.0], atol=1e-8)
+    assert loss == pytest.approx(0.5) and negative == 1       # a saddle: one negative curvature
+    theta, loss, negative = ends["abs"]
+    np.testing.assert_allclose(np.abs(theta), [0.0, 1.0], atol=1e-6)
+    assert loss < 1e-12 and negative == 0
+
+
+def test_unmodified_newton_gives_no_step_where_the_hessian_is_singular():
+    """E = 1/2 w1^2 does not depend on w2: H = diag(1, 0) has no inverse; the pseudo-inverse moves
+    w1 to 0 and leaves w2."""
+    class Flat(ResidualFunction):
+        def residual(self, w):
+            return np.array([w[0]])
+
+        def jacobian(self, w):
+            return np.array([[1.0, 0.0]])
+
+    model = Flat(np.array([0.7, 3.0]))
+    get_optimizer("newton", model, fix="none").step(closure_for(model))
+    np.testing.assert_allclose(model.theta, [0.0, 3.0], atol=1e-9)
+
+
+def test_newton_with_the_exact_hessian_takes_the_same_step():
+    from handgrad.nn import MLP
+    steps = []
+    for method in ("fd", "exact"):
+        rng = np.random.default_rng(3)
+        model = MLP([2, 3, 1], activation="tanh", rng=rng, dtype=np.float64)
+        x, d = rng.normal(size=(6, 2)), rng.normal(size=(6, 1))
+        opt = get_optimizer("newton", model, hessian_method=method, l2=0.01)
+        opt.step(BatchClosure(model, get_loss("mse"), x, d))
+        steps.append(model.theta.copy())
+    np.testing.assert_allclose(steps[0], steps[1], rtol=1e-5, atol=1e-7)
 
 
 @pytest.mark.parametrize("axis", [0, 1, 2])
@@ -302,3 +350,19 @@ def test_rotated_quadratic_has_the_stated_minimum():
     A, b = rotated_quadratic(condition=20.0, angle_deg=30.0)
     np.testing.assert_allclose(np.linalg.eigvalsh(A), [1.0, 20.0])
     np.testing.assert_allclose(-np.linalg.solve(A, b), [1.0, -1.0])
+
+
+@pytest.mark.parametrize("perturbation", [0.0, 1e-15, 1e-13, 1e-12, 1e-10])
+def test_cg_reaches_the_minimum_in_about_n_steps_whatever_the_rounding(perturbation):
+    """Regression: on an 8-D quadratic CG reached it in 8 steps or crawled (5e-4 after 30) as
+    rounding of the order of 1e-15 in A decided where scipy's Wolfe search stopped; the secant
+    step after the search makes each line search exact on a quadratic."""
+    rng = np.random.default_rng(7)
+    A, b = random_spd(8, rng, condition=100.0), rng.normal(size=8)
+    A = A * (1 + perturbation * np.add.outer(np.arange(8), np.arange(8)))
+    model = Quadratic(A, b, rng.normal(size=8) * 2)
+    opt = get_optimizer("cg", model)
+    closure = closure_for(model)
+    for _ in range(8 + 3):
+        opt.step(closure)
+    np.testing.assert_allclose(model.theta, model.minimum, atol=1e-6)

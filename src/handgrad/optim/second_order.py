@@ -19,6 +19,7 @@ import numpy as np
 import scipy.linalg
 from scipy.optimize import line_search
 
+from handgrad.optim import curvature
 from handgrad.optim.base import Optimizer
 
 from handgrad.validate import check_bool, check_choice, check_option
@@ -96,6 +97,7 @@ class _LineSearchMethod(_SecondOrder):
             return 0.0
         new_x = x + alpha * d
         objective.fprime(new_x)            # leaves W (and grad) at the accepted point
+        self._accepted_value = objective.value
         return float(alpha)
 
     def _reset_memory(self) -> None:
@@ -103,39 +105,56 @@ class _LineSearchMethod(_SecondOrder):
 
 
 class Newton(_SecondOrder):
-    """Newton's method with the exact Hessian, damped where it is not positive definite:
+    """Newton's method with the exact Hessian, modified where it is not positive definite:
 
-        H_ij = d/dw_j (grad_W E)_i  by central differences of backprop gradients,
-               (grad E(W + h e_j) - grad E(W - h e_j)) / 2h, symmetrised (2n backward passes)
+    input: eta (``lr``), ``fix`` ("abs", "shift" or "none"), delta's factor (``damping``),
+        ``hessian`` ("fd" or "exact"), h (``fd_step``), ``line_search``, lambda_2 (``weight_decay``
+        or ``l2``), lambda_1 (``l1``)
+        H = the Hessian of the regularised objective at W (``handgrad.optim.curvature``):
+            "fd":    column j = (grad E(W + h e_j) - grad E(W - h e_j)) / 2h from backprop
+                     gradients, symmetrised (2n backward passes);
+            "exact": column j = H e_j by the R-operator (MLPs of Linear layers and the losses
+                     it supports), no step size; the L2 term adds lambda_2 M
         H = E Lambda E^T            eigendecomposition; delta = damping max|lambda|
         if lambda_min > delta:      p = -H^-1 grad_W E                         (plain Newton)
         else, modify the curvatures (``fix``):
             "shift":  p = -(H + tau I)^-1 grad_W E,  tau = delta - lambda_min   (diagonal load)
             "abs":    p = -E diag(1 / max(|lambda|, delta)) E^T grad_W E       (saddle-free)
+            "none":   p = -E diag(1 / lambda) E^T grad_W E over |lambda| > delta (unmodified)
         W <- W + alpha p,  alpha = eta (the notes' rule), or with ``line_search="backtracking"``
              the first of eta, eta/2, ... that satisfies Armijo's
              E(W + alpha p) <= E(W) + 1e-4 alpha grad^T p (the damped Newton method)
 
     001: "for non-convex functions the Hessian may not be positive semi-definite, in which case the
     algorithm can diverge ... requires additional checks to avoid movement in directions
-    corresponding to -ve eigenvalues". Both fixes make every curvature positive, so p descends.
-    The shift (recorded in ``last_shift``) treats all directions alike and leaves steps of size
-    g_i / delta along the most negative curvature; the absolute values (Dauphin et al. 2014;
-    ``last_negative`` counts the flipped eigenvalues) step along -g_i / |lambda_i| there, away from
-    the saddle, and are the default. On a quadratic, eta = 1 reaches the minimum in one step:
-    central differences of a linear gradient are exact up to rounding, so this holds to rounding
-    error in float64; use float64 models (float32 differences are coarse).
+    corresponding to -ve eigenvalues". "abs" and "shift" make every curvature positive, so p
+    descends. The shift (recorded in ``last_shift``) treats all directions alike and leaves steps
+    of size g_i / delta along the most negative curvature; the absolute values (Dauphin et al.
+    2014) step along -g_i / |lambda_i| there, away from the saddle, and are the default.
+    ``last_negative`` counts the negative eigenvalues at the last step.
+
+    Warning, ``fix="none"``: plain Newton jumps to the stationary point of the local quadratic
+    model, whatever it is. On a non-convex surface that is a saddle or a maximum as readily as a
+    minimum (001, "issues with the Hessian"), and the step climbs along every negative curvature:
+    use it to see that happen, not to train. Where H is singular, H^-1 does not exist, and the
+    directions with |lambda| <= delta get no step (the pseudo-inverse).
+
+    On a quadratic, eta = 1 reaches the minimum in one step: central differences of a linear
+    gradient are exact up to rounding, so this holds to rounding error in float64; use float64
+    models (float32 differences are coarse).
     """
 
     name = "newton"
-    hyper_names = ("damping", "fix", "line_search", "fd_step", "max_params")
+    hyper_names = ("damping", "fix", "hessian_method", "line_search", "fd_step", "max_params")
 
     def __init__(self, model, lr: float = 1.0, damping: float = 1e-6, fix: str = "abs",
                  line_search: str = "none", fd_step: float | None = None, max_params: int = 2000,
+                 hessian_method: str = "fd",
                  weight_decay: float = 0.0, l2: float = 0.0,
                  l1: float = 0.0, decay_biases: bool = False):
         super().__init__(model, lr, weight_decay, l1, decay_biases, l2)
-        self.fix = check_choice("fix", fix, ("abs", "shift"))
+        self.fix = check_choice("fix", fix, ("abs", "shift", "none"))
+        self.hessian_method = check_choice("hessian_method", hessian_method, ("fd", "exact"))
         self.line_search = check_choice("line_search", line_search, ("none", "backtracking"))
         self.damping = check_option("damping", damping, 0.0)
         eps = np.finfo(self.theta.dtype).eps
@@ -146,21 +165,14 @@ class Newton(_SecondOrder):
         self.last_shift, self.last_negative = 0.0, 0
 
     def hessian(self, closure) -> np.ndarray:
-        """H of the regularised objective at W by central differences of backprop gradients;
-        restores W (not ``model.grad``)."""
-        n = self.theta.size
-        H = np.empty((n, n))
-        for j in range(n):
-            w_j = self.theta[j]
-            h = self.fd_step * max(1.0, abs(float(w_j)))
-            self.theta[j] = w_j + h
-            self._evaluate(closure)
-            g_plus = self.grad.astype(np.float64)
-            self.theta[j] = w_j - h
-            self._evaluate(closure)
-            H[:, j] = (g_plus - self.grad) / (2.0 * h)
-            self.theta[j] = w_j
-        return 0.5 * (H + H.T)
+        """H of the regularised objective at W: the closure's loss by ``curvature.hessian``, plus
+        lambda_2 M from the L2 term (L1's is 0 almost everywhere); restores W and grad."""
+        H = curvature.hessian(closure, h=self.fd_step, order=2, method=self.hessian_method,
+                              float64_only=False)
+        if self.regularizer.l2:
+            M = 1.0 if self.mask is None else self.mask
+            H[np.diag_indices_from(H)] += self.regularizer.l2 * M
+        return H
 
     def step(self, closure=None):
         self._require_closure(closure)
@@ -170,12 +182,15 @@ class Newton(_SecondOrder):
         lam, E = np.linalg.eigh(H)
         delta = self.damping * max(float(np.abs(lam).max()), 1e-300)
         self.last_shift, self.last_negative = 0.0, int(np.sum(lam < 0))
-        if lam[0] <= delta and self.fix == "shift":
+        if self.fix == "none":   # H^-1 where it exists: no step along |lambda| <= delta
+            keep = np.abs(lam) > delta
+            E, lam = E[:, keep], lam[keep]
+        elif lam[0] <= delta and self.fix == "shift":
             self.last_shift = float(delta - lam[0])
             lam = lam + self.last_shift
         elif lam[0] <= delta:
             lam = np.maximum(np.abs(lam), delta)
-        p = -(E @ ((E.T @ g) / lam))       # a descent direction: every curvature is now > 0
+        p = -(E @ ((E.T @ g) / lam))       # descends unless fix="none" kept a lambda < 0
         x = self.theta.copy()
         alpha = self.lr
         self.theta += (alpha * p).astype(self.theta.dtype)
@@ -355,10 +370,31 @@ class ConjugateGradient(_LineSearchMethod):
             if g @ d >= 0:
                 d, self.since_restart, self._steepest = -self.lr * g, 0, True
         alpha = self._search(closure, x, g, f, d)
+        if alpha > 0.0:
+            alpha = self._secant(closure, x, g, d, alpha)
         self.since_restart += 1
         self.prev_value, self.prev_flat_grad = f, g
         self.direction_prev = d if alpha > 0 else np.zeros(0)
         return loss
+
+    def _secant(self, closure, x, g, d, alpha) -> float:
+        """One secant step on phi'(a) = grad E(x + a d)^T d from the Wolfe point toward
+        phi' = 0, kept if it lowers E and |phi'|: exact on a quadratic. CG's n-step property
+        needs exact line searches, and the strong-Wolfe search stops anywhere within
+        |phi'(a)| <= c2 |phi'(0)|; which point it stops at there turns on rounding (scipy's cubic
+        interpolation is degenerate on a quadratic), and from an inexact point CG converges only
+        linearly."""
+        slope0, slope = float(g @ d), float(self.grad.astype(np.float64) @ d)
+        if not slope0 < slope or abs(slope) <= 1e-4 * abs(slope0):
+            return alpha                     # no positive curvature seen, or exact enough
+        a = alpha * slope0 / (slope0 - slope)
+        kept = self.theta.copy(), self.grad.copy(), self._accepted_value
+        self.theta[...] = (x + a * d).astype(self.theta.dtype)
+        _, value = self._evaluate(closure)
+        if value <= kept[2] and abs(float(self.grad.astype(np.float64) @ d)) < abs(slope):
+            return float(a)
+        self.theta[...], self.grad[...] = kept[0], kept[1]
+        return alpha
 
     def _extra_state(self):
         return {"prev_value": self.prev_value, "since_restart": self.since_restart,
