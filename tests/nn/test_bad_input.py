@@ -4,8 +4,9 @@ broadcasting error from deep inside, never a silent NaN."""
 import numpy as np
 import pytest
 
-from handgrad.nn import (MLP, Linear, Maxout, NonFiniteError, Sequential, ShapeError,
-                         get_activation, get_loss)
+from handgrad.errors import OptionError
+from handgrad.nn import (MLP, BatchNorm1d, Dropout, Linear, Maxout, NonFiniteError, Sequential,
+                         ShapeError, get_activation, get_loss)
 
 
 def _mlp():
@@ -19,22 +20,26 @@ def _y(rows=3, cols=4):
 # id -> (call, exception type, pattern the message must match)
 BAD_INPUT = {
     # input width or rank that does not match the first layer
-    "input_width": (lambda: _mlp().forward(np.ones((2, 5))), ShapeError,
+    "input_width": (lambda: _mlp()(np.ones((2, 5))), ShapeError,
                     r"input x has 5 features but the first layer expects 4"),
-    "input_1d": (lambda: _mlp().forward(np.ones(4)), ShapeError, r"must be 2-D.*shape \(4,\)"),
-    "input_3d": (lambda: _mlp().forward(np.ones((2, 4, 1))), ShapeError, r"must be 2-D"),
-    "input_strings": (lambda: _mlp().forward(np.array([["a"] * 4])), TypeError,
+    "input_1d": (lambda: _mlp()(np.ones(4)), ShapeError, r"must be 2-D.*shape \(4,\)"),
+    "input_3d": (lambda: _mlp()(np.ones((2, 4, 1))), ShapeError, r"must be 2-D"),
+    "input_strings": (lambda: _mlp()(np.array([["a"] * 4])), TypeError,
                       r"input x must be a numeric array"),
-    "linear_alone_width": (lambda: Linear(4, 3).forward(np.ones((2, 5))), ShapeError,
-                           r"Linear\(4 -> 3\) expects input of shape \(batch, 4\), got \(2, 5\)"),
-    "inner_layer_width": (lambda: Sequential(Linear(4, 3), Linear(5, 2)).forward(np.ones((2, 4))),
-                          ShapeError, r"Linear\(5 -> 2\) expects .*got \(2, 3\)"),
+    "linear_alone_width": (lambda: Linear(4, 3)(np.ones((2, 5))), ShapeError,
+                           r"input x has 5 features but Linear\(4 -> 3, bias=True\) expects 4"),
+    # layers that do not fit together are refused when the container is built
+    "inner_layer_width": (lambda: Sequential(Linear(4, 3), Linear(5, 2)), ShapeError,
+                          r"Linear\(5 -> 2, bias=True\) expects 5 input features, but the layer "
+                          r"before it gives 3"),
+    "maxout_then_linear": (lambda: Sequential(Linear(4, 6), Maxout(4)), ShapeError,
+                           r"Maxout with pool 4 needs a width divisible by it, got 6"),
     "maxout_width": (lambda: Maxout(2).forward(np.ones((2, 5))), ShapeError,
                      r"pool 2 needs a width divisible by it, got 5"),
     # NaN or inf in the input or the prediction/target
-    "input_nan": (lambda: _mlp().forward(np.array([[0.0, np.nan, 1.0, 2.0]])), NonFiniteError,
+    "input_nan": (lambda: _mlp()(np.array([[0.0, np.nan, 1.0, 2.0]])), NonFiniteError,
                   r"input x contains 1 NaN or inf"),
-    "input_inf": (lambda: _mlp().forward(np.array([[0.0, np.inf, -np.inf, 2.0]])),
+    "input_inf": (lambda: _mlp()(np.array([[0.0, np.inf, -np.inf, 2.0]])),
                   NonFiniteError, r"input x contains 2 NaN or inf"),
     "prediction_nan": (lambda: get_loss("mse")(np.full((2, 2), np.nan), np.ones((2, 2))),
                        NonFiniteError, r"prediction y contains 4 NaN"),
@@ -99,13 +104,62 @@ BAD_INPUT = {
                      r"unknown initialization 'glorot'"),
     "unsupported_dtype": (lambda: MLP([3, 2], dtype=np.float16), ValueError,
                           r"dtype must be float32 or float64, got float16"),
-    "mlp_sizes": (lambda: MLP([3]), ValueError, r"MLP sizes must be at least two positive widths"),
-    "maxout_pool": (lambda: Maxout(0), ValueError, r"Maxout pool must be an integer >= 1, got 0"),
-    "maxout_pool_fraction": (lambda: Maxout(2.5), ValueError, r"pool must be an integer.*2\.5"),
-    "leaky_alpha_text": (lambda: get_activation("leaky_relu", alpha="x"), ValueError,
-                         r"leaky_relu option alpha must be a finite number, got 'x'"),
-    "elu_alpha_nan": (lambda: get_activation("elu", alpha=float("nan")), ValueError,
-                      r"elu option alpha must be a finite number, got nan"),
+    "mlp_sizes": (lambda: MLP([3]), OptionError, r"invalid MLP sizes: \[3\] \(expected a list "
+                  r"of at least two positive integer widths"),
+    "maxout_pool": (lambda: Maxout(0), OptionError, r"invalid Maxout pool: 0 \(expected a value in "
+                    r"\[1, inf\]\)"),
+    "maxout_pool_fraction": (lambda: Maxout(2.5), OptionError,
+                             r"invalid Maxout pool: 2\.5 \(expected an integer\)"),
+    "leaky_alpha_text": (lambda: get_activation("leaky_relu", alpha="x"), OptionError,
+                         r"invalid leaky_relu alpha: 'x' \(expected a number\)"),
+    "elu_alpha_nan": (lambda: get_activation("elu", alpha=float("nan")), OptionError,
+                      r"invalid elu alpha: nan \(expected a finite number\)"),
+    # issue 13's constructor holes: nothing truncated, every message names the option
+    "linear_fraction": (lambda: Linear(2.5, 3), OptionError,
+                        r"invalid Linear in_features: 2\.5 \(expected an integer\)"),
+    "linear_text": (lambda: Linear("3", 4), OptionError,
+                    r"invalid Linear in_features: '3' \(expected an integer\)"),
+    "linear_zero_out": (lambda: Linear(3, 0), OptionError, r"invalid Linear out_features: 0"),
+    "linear_bias_text": (lambda: Linear(3, 2, bias="no"), OptionError,
+                         r"invalid Linear bias: 'no' \(expected True or False\)"),
+    "mlp_fraction": (lambda: MLP([4, 2.7, 3]), OptionError,
+                     r"invalid MLP sizes\[1\]: 2\.7 \(expected an integer\)"),
+    "mlp_none": (lambda: MLP(None), OptionError, r"invalid MLP sizes: None"),
+    "mlp_text_sizes": (lambda: MLP("784,10"), OptionError, r"invalid MLP sizes: '784,10'"),
+    "mlp_negative": (lambda: MLP([4, -2, 3]), OptionError, r"invalid MLP sizes\[1\]: -2"),
+    "mlp_activation_none": (lambda: MLP([4, 3], activation=None), OptionError,
+                            r"invalid MLP activation: None \(expected an activation name"),
+    "mlp_activation_instance": (lambda: MLP([4, 5, 3], activation=get_activation("relu")),
+                                OptionError, r"invalid MLP activation: ReLU\(\)"),
+    "mlp_dropout_one": (lambda: MLP([4, 5, 3], dropout=1.0), OptionError,
+                        r"invalid MLP dropout: 1\.0 \(expected a value in \[0\.0, 1\.0\)\)"),
+    "mlp_batchnorm_text": (lambda: MLP([4, 5, 3], batchnorm="no"), OptionError,
+                           r"invalid MLP batchnorm: 'no' \(expected True or False\)"),
+    "mlp_layers_between": (lambda: MLP([4, 5, 3], layers_between=3), OptionError,
+                           r"invalid MLP layers_between: 3"),
+    "dropout_p_one": (lambda: Dropout(1.0), OptionError, r"invalid Dropout p: 1\.0"),
+    "dropout_p_text": (lambda: Dropout("0.5"), OptionError,
+                       r"invalid Dropout p: '0\.5' \(expected a number\)"),
+    "dropout_rng": (lambda: Dropout(0.5, rng=-1), OptionError, r"invalid Dropout rng: -1"),
+    "batchnorm_features": (lambda: BatchNorm1d(2.5), OptionError,
+                           r"invalid BatchNorm1d num_features: 2\.5"),
+    "batchnorm_eps": (lambda: BatchNorm1d(3, eps=0), OptionError, r"invalid BatchNorm1d eps: 0"),
+    "batchnorm_momentum": (lambda: BatchNorm1d(3, momentum=2), OptionError,
+                           r"invalid BatchNorm1d momentum: 2"),
+    # errors from NumPy or Python internals before (issue 13)
+    "ce_empty": (lambda: get_loss("cross_entropy")(np.zeros((0, 3)), np.zeros(0, int)), ShapeError,
+                 r"prediction z is empty \(shape \(0, 3\)\)"),
+    "mse_empty": (lambda: get_loss("mse")(np.zeros((0, 1)), np.zeros(0)), ShapeError,
+                  r"prediction y is empty"),
+    "hinge_three_classes": (lambda: get_loss("hinge")(_y(3, 3), np.array([0, 1, 2])), ShapeError,
+                            r"hinge is a two-class loss .*got 3 outputs.*use cross_entropy"),
+    "hinge_class_labels": (lambda: get_loss("hinge")(_y(3, 1), np.array([0.0, 1.0, 2.0])),
+                           ValueError, r"targets must be -1 or \+1, got 0, 1, 2: hinge is a "
+                           r"two-class loss.*cross_entropy"),
+    "linear_backward_first": (lambda: Linear(3, 2).backward(np.ones((1, 2))), RuntimeError,
+                              r"Linear.backward called before forward"),
+    "batchnorm_backward_first": (lambda: BatchNorm1d(3).backward(np.ones((2, 3))), RuntimeError,
+                                 r"BatchNorm1d.backward called before forward"),
 }
 
 

@@ -47,14 +47,14 @@ def test_loss_gradient_keeps_dtype(name, dtype, rng):
 @pytest.mark.parametrize("activation", ["relu", "gelu", "elu", "maxout", "softplus", "sigmoid"])
 def test_float32_model_computes_in_float32(activation, rng):
     model = MLP([4, 6, 3], activation=activation, output="softmax", rng=0)
-    y = model.forward(rng.normal(size=(5, 4)))  # float64 input is cast at the boundary
+    y = model(rng.normal(size=(5, 4)))  # float64 input is cast at the boundary
     grad_x = model.backward(rng.normal(size=y.shape).astype(np.float32))
     assert y.dtype == grad_x.dtype == model.grad.dtype == np.float32
 
 
 def test_parameter_free_container_keeps_float64(rng):
     x = rng.normal(size=(2, 3))
-    assert Sequential(get_activation("softmax")).forward(x).dtype == np.float64
+    assert Sequential(get_activation("softmax"))(x).dtype == np.float64
 
 
 def test_integer_predictions_do_not_truncate_targets():

@@ -1,13 +1,14 @@
-"""The layers' elementwise kernels, in both forms (the compiled C loop and the NumPy reference),
-against their definitions written out here: bit for bit in float32 and float64, in C and Fortran
-memory order, with NaN, infinities and signed zeros among the inputs. The C loops work on the
-floats' bits; these tests are what says those bit tricks mean what the docstrings say."""
+"""The compiled loops of nn/kernels.py against their NumPy lines (what an install without a C
+compiler runs) and against their definitions written out here: bit for bit in float32 and float64,
+in C and Fortran memory order, with NaN, infinities and signed zeros among the inputs. The C loops
+work on the floats' bits; these tests are what says those bit tricks mean what the docstrings say.
+(tests/nn/test_fast_forms.py holds the fast forms to the modules' readable math.)"""
 
 import numpy as np
 import pytest
 
-from handgrad.nn import ReLU, Linear, kernels
-from handgrad.errors import NonFiniteError
+from handgrad.nn import CrossEntropy, ReLU, Linear, kernels
+from handgrad.errors import NonFiniteError, ShapeError
 from handgrad.validate import check_finite
 
 SPECIALS = [np.nan, -np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-45, -1e-45, 5e-324, -5e-324]
@@ -51,7 +52,7 @@ ORDERS = ["C", "F"]
 @pytest.mark.parametrize("order", ORDERS)
 def test_relu_forward_is_z_where_positive_or_nan_and_plus_zero_elsewhere(form, dtype, order):
     z = activations(dtype, order)
-    y, mask = kernels.relu_forward(z)
+    y, mask = kernels.relu_forward(z=z)
     np.testing.assert_array_equal(mask, z > 0)
     expected = np.where((z > 0) | np.isnan(z), z, dtype(0))  # +0, whatever the sign of z
     same_bits(y, expected)
@@ -66,7 +67,7 @@ def test_relu_backward_selects_the_gradient_where_the_unit_was_on(form, dtype, o
     z = activations(dtype, order, seed=1)
     grad_y = activations(dtype, order, seed=2)  # NaN and inf in the gradient too
     mask = np.asarray(z > 0, order=order)
-    grad_z = kernels.relu_backward(grad_y, mask)
+    grad_z = kernels.relu_backward(grad_y=grad_y, on=mask)
     same_bits(grad_z, np.where(mask, grad_y, dtype(0)))
     # a select, not a product: a NaN gradient at a unit that was off does not come through
     assert not np.isnan(grad_z[~mask]).any() and np.isnan(grad_y[~mask]).any()
@@ -117,10 +118,11 @@ def test_relu_layouts_without_a_compiled_loop_give_the_same_result(layout):
         arg = z.astype(">f4")
     else:
         arg = z.astype(np.float16)
-    y, mask = kernels.relu_forward(arg)
+    y, mask = kernels.relu_forward(z=arg)
     expected = np.where((arg > 0) | np.isnan(arg), arg, arg.dtype.type(0))
     np.testing.assert_array_equal(y, expected)
-    np.testing.assert_array_equal(kernels.relu_backward(arg, mask), np.where(mask, arg, 0))
+    np.testing.assert_array_equal(kernels.relu_backward(grad_y=arg, on=mask),
+                                  np.where(mask, arg, 0))
 
 
 BAD_CALLS = [
@@ -206,9 +208,9 @@ def test_shapes_that_do_not_match_are_refused_before_any_loop():
     mask = np.ones((4, 6), dtype=bool)
     with pytest.raises(ValueError, match=r"gradient of shape \(1, 6\) for activations of shape "
                                          r"\(4, 6\)"):
-        kernels.relu_backward(np.ones((1, 6), np.float32), mask)  # would broadcast in NumPy
+        kernels.relu_backward(grad_y=np.ones((1, 6), np.float32), on=mask)  # would broadcast in NumPy
     with pytest.raises(ValueError, match=r"gradient of shape \(6, 4\)"):
-        kernels.relu_backward(np.ones((6, 4), np.float32), mask)  # same size, transposed
+        kernels.relu_backward(grad_y=np.ones((6, 4), np.float32), on=mask)  # same size, transposed
     z_t = np.zeros((4, 6), np.float32)
     with pytest.raises(ValueError, match=r"bias of shape \(4, 1\) for 4 output units"):
         kernels.add_bias_rows(z_t, np.zeros((4, 1), np.float32))
@@ -224,7 +226,7 @@ def test_misaligned_arrays_run_the_numpy_form():
     z[...] = np.linspace(-3, 3, 24, dtype=np.float32).reshape(4, 6)
     assert not z.flags.aligned and z.flags.c_contiguous
     assert kernels._memory_order(z) is None and kernels.all_finite(z) is None
-    y, mask = kernels.relu_forward(z)
+    y, mask = kernels.relu_forward(z=z)
     np.testing.assert_array_equal(y, np.maximum(z, 0))
 
 
@@ -245,13 +247,30 @@ def reference_xent(z, labels):
 TOLERANCE = {np.float32: 2e-6, np.float64: 1e-13}
 
 
+def xent(z, labels, p):
+    """The summed loss, filling p: the compiled loop, or where it does not apply (the "numpy"
+    form, other label types) the readable form CrossEntropy runs then."""
+    loss = kernels.softmax_cross_entropy(z=z, labels=labels, p=p)
+    if loss is not None:
+        return loss
+    ce = CrossEntropy(reduction="sum")
+    with_fast = kernels.FAST
+    kernels.FAST = False
+    try:
+        loss = ce.forward(z, labels)
+    finally:
+        kernels.FAST = with_fast
+    p[...] = ce.p
+    return loss
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("order", ORDERS)
 @pytest.mark.parametrize("offset", [0.0, 1e3, -1e3])  # exp(z) alone would overflow at 1e3
 def test_softmax_cross_entropy_is_the_log_sum_exp_definition(form, dtype, order, offset):
     z, labels = logits(dtype, order, offset=offset)
     p = np.empty_like(z)
-    loss = kernels.softmax_cross_entropy(z, labels, p)
+    loss = xent(z, labels, p)
     expected_loss, expected_p = reference_xent(z, labels)
     assert loss == pytest.approx(expected_loss, rel=TOLERANCE[dtype] * 10)
     np.testing.assert_allclose(p, expected_p, rtol=TOLERANCE[dtype] * 10, atol=1e-30)
@@ -264,11 +283,11 @@ def test_softmax_cross_entropy_forms_agree_to_a_few_ulp_and_the_gradient_to_the_
                                                                                      dtype, order):
     z, labels = logits(dtype, order)
     p_c, p_n = np.empty_like(z), np.empty_like(z)
-    loss_c = kernels.softmax_cross_entropy(z, labels, p_c)
-    grad_c = kernels.softmax_cross_entropy_grad(p_c, labels, 1 / 33)
+    loss_c = xent(z, labels, p_c)
+    grad_c = kernels.softmax_cross_entropy_grad(p=p_c, labels=labels, scale=1 / 33)
     monkeypatch.setattr(kernels, "_fused", None)
-    loss_n = kernels.softmax_cross_entropy(z, labels, p_n)
-    grad_n = kernels.softmax_cross_entropy_grad(p_c, labels, 1 / 33)  # the same p: same bits
+    loss_n = xent(z, labels, p_n)
+    grad_n = kernels.softmax_cross_entropy_grad(p=p_c, labels=labels, scale=1 / 33)  # the same p: same bits
     assert loss_c == pytest.approx(loss_n, rel=TOLERANCE[dtype])
     np.testing.assert_allclose(p_c, p_n, rtol=TOLERANCE[dtype], atol=0)
     same_bits(grad_c, grad_n)
@@ -305,12 +324,12 @@ def test_softmax_sizes_whose_product_overflows_are_refused():
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_an_empty_batch_has_zero_summed_loss_and_an_empty_gradient(dtype):
+def test_an_empty_batch_is_a_clear_error(dtype):
     from handgrad.nn import get_loss
-    loss = get_loss("cross_entropy", reduction="sum")
-    assert loss(np.zeros((0, 5), dtype), np.zeros(0, np.int64)) == 0.0
-    grad = loss.backward()
-    assert grad.shape == (0, 5) and grad.dtype == dtype
+    for reduction in ("sum", "mean"):  # mean divided by zero before
+        loss = get_loss("cross_entropy", reduction=reduction)
+        with pytest.raises(ShapeError, match=r"prediction z is empty \(shape \(0, 5\)\)"):
+            loss(np.zeros((0, 5), dtype), np.zeros(0, np.int64))
 
 
 @pytest.mark.parametrize("order", ORDERS)
@@ -319,9 +338,9 @@ def test_a_thousand_classes_stay_within_tens_of_ulp_of_numpy(monkeypatch, order)
     differs most; the documented bound is tens of ulp in float32."""
     z, labels = logits(np.float32, order, n=64, c=1000, seed=8)
     p_c, p_n = np.empty_like(z), np.empty_like(z)
-    loss_c = kernels.softmax_cross_entropy(z, labels, p_c)
+    loss_c = xent(z, labels, p_c)
     monkeypatch.setattr(kernels, "_fused", None)
-    loss_n = kernels.softmax_cross_entropy(z, labels, p_n)
+    loss_n = xent(z, labels, p_n)
     ulp = np.spacing(np.abs(p_n))
     assert np.abs(p_c - p_n).max() > 0  # the forms do differ here: the bound below is not idle
     assert (np.abs(p_c - p_n) / ulp).max() <= 128
@@ -333,5 +352,5 @@ def test_a_thousand_classes_stay_within_tens_of_ulp_of_numpy(monkeypatch, order)
 def test_labels_of_another_integer_type_run_the_numpy_form():
     z, labels = logits(np.float32, "F")
     p, q = np.empty_like(z), np.empty_like(z)
-    loss = kernels.softmax_cross_entropy(z, labels.astype(np.int32), p)
-    assert loss == pytest.approx(kernels.softmax_cross_entropy(z, labels, q), rel=2e-6)
+    loss = xent(z, labels.astype(np.int32), p)
+    assert loss == pytest.approx(xent(z, labels, q), rel=2e-6)

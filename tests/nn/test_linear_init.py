@@ -39,13 +39,16 @@ def test_one_sample_weight_gradient_is_the_outer_product_bit_for_bit(dtype, rng)
     layer = Linear(7, 5, rng=0, dtype=dtype)
     x, g = rng.normal(size=(1, 7)).astype(dtype), rng.normal(size=(1, 5)).astype(dtype)
     layer.forward(x)
-    layer.backward_overwrite(g)
+    layer.grad_mode(accumulate=False)
+    layer.backward(g)
     np.testing.assert_array_equal(layer.W.grad, np.outer(g[0], x[0]))
+    layer.grad_mode(accumulate=True)
     layer.backward(g)  # accumulates on top
     np.testing.assert_array_equal(layer.W.grad, np.outer(g[0], x[0]) * 2)
     # and it agrees with the matrix product the larger batches take
     layer.forward(np.repeat(x, 2, axis=0))
-    layer.backward_overwrite(np.concatenate([g, np.zeros_like(g)]))
+    layer.grad_mode(accumulate=False)
+    layer.backward(np.concatenate([g, np.zeros_like(g)]))
     np.testing.assert_array_equal(layer.W.grad, np.outer(g[0], x[0]))
 
 
