@@ -59,3 +59,45 @@ def test_rejected_steps_raise_mu_and_accepted_ones_lower_it():
         assert opt.mu == pytest.approx(max(mu * 10.0 ** tries / 10.0, 1e-12))
     assert all(b <= a for a, b in zip(losses, losses[1:]))       # LM never accepts an increase
     assert losses[-1] < 0.2 * losses[0]
+
+
+def test_a_closure_may_offer_its_own_residuals():
+    """The residual protocol: LM asks the closure for least_squares() (scale and Jacobian) and
+    never reads the loss's name or the batch then."""
+    rng = np.random.default_rng(4)
+    A, b = rng.normal(size=(6, 3)), rng.normal(size=6)
+    model = MLP([3, 1], rng=0, dtype=np.float64)          # one Linear: y = w^T x + b0
+
+    class Residuals:
+        """E = 1/2 ||A w - b||^2 over the Linear's weights (its bias is held at 0)."""
+
+        def __init__(self):
+            self.model = model
+            self.calls = 0
+
+        def __call__(self, backward=True):
+            w = model.theta[:3]
+            r = A @ w - b
+            model.grad[...] = 0.0
+            model.grad[:3] = A.T @ r
+            return 0.5 * float(r @ r)
+
+        def least_squares(self):
+            self.calls += 1
+            return Problem()
+
+    class Problem:
+        """What LM needs of a least-squares problem: k of E = k ||r||^2 and J = dr/dW."""
+
+        def scale(self):
+            return 0.5
+
+        def jacobian(self):
+            return np.hstack([A, np.zeros((6, 1))])
+
+    closure = Residuals()
+    model.theta[3] = 0.0
+    opt = get_optimizer("lm", model, mu=1e-12)
+    opt.step(closure)
+    assert closure.calls == 1
+    np.testing.assert_allclose(model.theta[:3], np.linalg.lstsq(A, b, rcond=None)[0], rtol=1e-8)

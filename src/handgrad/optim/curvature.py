@@ -388,3 +388,56 @@ def _penalty_curvature(closure, v):
     if l2 is None or l1:
         raise ValueError("the R-operator supports an L2 Penalty only (l1 = 0)")
     return l2 * v if mask is None else l2 * mask * v
+
+
+# --- least squares: the residuals' Jacobian, for Gauss-Newton and Levenberg-Marquardt -------------
+SQUARED_ERROR_LOSSES = ("mse", "half_mse")
+
+
+class LeastSquares:
+    """A loss of the form E = k sum_n ||y_n - d_n||^2 seen as residuals r = vec(Y - D): the
+    Jacobian J = dr/dW and the scale k, all Levenberg-Marquardt needs (H_GN = 2k J^T J).
+
+    ``LeastSquares.of(closure)`` makes one from any closure: the closure's own ``least_squares()``
+    when it offers one (a problem that knows its residuals), else the network form from its
+    ``model``, ``loss``, ``x`` and ``d`` (squared-error losses only). ``jacobian()`` backpropagates
+    each output of each sample as a unit vector, one sample at a time, so the model must treat
+    samples independently (no batch statistics in training mode).
+    """
+
+    def __init__(self, model, loss, x, d):
+        name = getattr(loss, "name", None)
+        if name not in SQUARED_ERROR_LOSSES:
+            raise ValueError(f"optimizer 'lm' (Levenberg-Marquardt) needs a squared-error loss "
+                             f"({', '.join(SQUARED_ERROR_LOSSES)}), got {name!r}")
+        self.model, self.loss, self.x, self.d = model, loss, np.asarray(x), d
+
+    @classmethod
+    def of(cls, closure) -> "LeastSquares":
+        own = getattr(closure, "least_squares", None)
+        if own is not None:
+            return own()
+        return cls(closure.model, getattr(closure, "loss", None), closure.x, closure.d)
+
+    def scale(self) -> float:
+        """k with E = k sum r^2: mse has k = 1/(N C), the notes' half_mse (1/2 ||y - d||^2 per
+        sample) k = 1/(2N); a sum reduction drops the 1/N."""
+        y = self.model.forward(self.x)
+        per_sample = self.loss.name == "half_mse"
+        count = y.shape[0] if per_sample else y.size
+        k = 1.0 / count if self.loss.reduction == "mean" else 1.0
+        return 0.5 * k if per_sample else k
+
+    def jacobian(self) -> np.ndarray:
+        """J[n C + c, :] = d y_(n,c) / dW (= dr/dW), by backprop of unit vectors."""
+        model, x = self.model, self.x
+        n_out = model.forward(x[:1]).shape[1]
+        eye = np.eye(n_out, dtype=model.theta.dtype)
+        J = np.empty((x.shape[0] * n_out, model.theta.size))
+        for i in range(x.shape[0]):
+            model.forward(x[i:i + 1])
+            for c in range(n_out):
+                model.zero_grad()
+                model.backward(eye[c:c + 1])
+                J[i * n_out + c] = model.grad
+        return J

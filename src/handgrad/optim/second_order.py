@@ -406,7 +406,7 @@ class ConjugateGradient(_LineSearchMethod):
         self.failed_searches = int(extra.get("failed_searches", 0))
 
 
-SQUARED_ERROR_LOSSES = ("mse", "half_mse")
+SQUARED_ERROR_LOSSES = curvature.SQUARED_ERROR_LOSSES
 # mu stays where mu I still changes H in float64 and where the step is not yet zero: at a minimum
 # no step decreases E and mu would otherwise grow without bound.
 MU_FLOOR, MU_CEILING = 1e-12, 1e20
@@ -425,9 +425,11 @@ class LevenbergMarquardt(_SecondOrder):
 
     Small mu gives Gauss-Newton, large mu a short gradient step. k is the loss's scale: mean
     squared error ``mse`` has k = 1/(N C), the notes' ``half_mse`` (1/2 ||y - d||^2 per sample) has
-    k = 1/(2N). J is formed by backpropagation: each sample is forwarded alone and each of its C
-    outputs backpropagated as a unit vector, so the model must treat samples independently (no
-    batch statistics in training mode).
+    k = 1/(2N). J and k come from the residual protocol, ``curvature.LeastSquares.of(closure)``:
+    a closure with a ``least_squares()`` method supplies its own (an object with ``scale()`` and
+    ``jacobian()``); for a network closure J is formed by backpropagation, each sample forwarded
+    alone and each of its C outputs backpropagated as a unit vector, so the model must treat
+    samples independently (no batch statistics in training mode).
     """
 
     name = "lm"
@@ -451,41 +453,23 @@ class LevenbergMarquardt(_SecondOrder):
     @staticmethod
     def loss_scale(closure) -> float:
         """k with E = k sum r^2 for the closure's loss, or a ValueError for other losses."""
-        loss = getattr(closure, "loss", None)
-        name = getattr(loss, "name", None)
-        if name not in SQUARED_ERROR_LOSSES:
-            raise ValueError(f"optimizer 'lm' (Levenberg-Marquardt) needs a squared-error loss "
-                             f"({', '.join(SQUARED_ERROR_LOSSES)}), got {name!r}")
-        per_sample = name == "half_mse"
-        y = closure.predict() if hasattr(closure, "predict") else closure.model.forward(closure.x)
-        count = y.shape[0] if per_sample else y.size
-        k = 1.0 / count if loss.reduction == "mean" else 1.0
-        return 0.5 * k if per_sample else k
+        return curvature.LeastSquares.of(closure).scale()
 
     def jacobian(self, closure) -> np.ndarray:
-        """J[n C + c, :] = d y_(n,c) / dW, by backprop of unit vectors, one sample at a time."""
-        model, x = closure.model, np.asarray(closure.x)
-        n_out = model.forward(x[:1]).shape[1]
-        eye = np.eye(n_out, dtype=self.theta.dtype)
-        J = np.empty((x.shape[0] * n_out, self.theta.size))
-        for i in range(x.shape[0]):
-            model.forward(x[i:i + 1])
-            for c in range(n_out):
-                model.zero_grad()
-                model.backward(eye[c:c + 1])
-                J[i * n_out + c] = model.grad
-        return J
+        """J = dr/dW of the closure's residuals (``curvature.LeastSquares``)."""
+        return curvature.LeastSquares.of(closure).jacobian()
 
     def step(self, closure=None):
         self._require_closure(closure)
-        k = self.loss_scale(closure)
+        problem = curvature.LeastSquares.of(closure)
+        k = problem.scale()
         loss, f = self._evaluate(closure)
         x, g = self.theta.copy(), self.grad.astype(np.float64)
-        J = self.jacobian(closure)
+        J = problem.jacobian()
         H = 2.0 * k * (J.T @ J)
-        if self.weight_decay:
+        if self.regularizer.l2:
             mask = np.ones(self.theta.size) if self.mask is None else self.mask
-            H[np.diag_indices_from(H)] += self.weight_decay * mask
+            H[np.diag_indices_from(H)] += self.regularizer.l2 * mask
         load = np.diag(H).copy() if self.marquardt else np.ones(self.theta.size)
         load[load <= 0] = 1.0                # a zero column (dead unit) still needs a load
         self.step_count += 1
