@@ -20,6 +20,7 @@ SMALL = {
     "cost": dict(epochs=30),
     "convergence-rates": dict(steps=20, convex_steps=200),
     "batching": dict(batch_sizes=(1, 8), samples=32, epochs=2, draws=10),
+    "overfitting": dict(samples=6, val_samples=10, hidden=4, steps=100, patience=2),
 }
 
 

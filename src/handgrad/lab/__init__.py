@@ -66,6 +66,10 @@ EXPERIMENTS = {e.name: e for e in (
     Experiment("batching", "batching", "BatchingConfig", "run_batching",
                "full-batch GD, SGD and mini-batches by epochs and wall time; the variance of the "
                "gradient estimate against batch size"),
+    Experiment("overfitting", "overfitting", "OverfittingConfig", "run_overfitting",
+               "a large network trained long on few points: train and validation loss diverge; "
+               "L2, dropout and early stopping close the gap"),
+
 )}
 
 
