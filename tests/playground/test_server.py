@@ -166,3 +166,18 @@ def test_a_foreign_origin_is_refused(server):
     with pytest.raises(InvalidStatus) as err:
         connect(server.ws_url, origin="http://evil.example")
     assert err.value.response.status_code == 403
+
+
+def test_a_method_that_refuses_the_set_up_at_its_first_step_stops_with_its_reason(server):
+    with connect(server.ws_url) as ws:
+        command(ws, "config", config={**XOR, "optimizer": "lm"})
+        command(ws, "play")
+        message = receive(ws, "error")
+        assert "training stopped" in message["message"] and "squared-error" in message["message"]
+        frame = receive(ws, "frame")
+        while frame["playing"]:
+            frame = receive(ws, "frame")
+        command(ws, "config", config={**XOR, "optimizer": "lm", "head": "tanh_mse"})
+        command(ws, "step")
+        while receive(ws, "frame")["epoch"] < 1:
+            pass

@@ -108,8 +108,10 @@ class Connection:
                                                                        * CHUNK_SECONDS))
             try:
                 await asyncio.to_thread(s.train_for, CHUNK_SECONDS, budget)
-            except DivergenceError as err:
-                self.reply(error(str(err)))
+            except PAGE_ERRORS as err:  # divergence, or a method refusing this set-up at step
+                s.playing = False
+                self.reply(error(str(err) if isinstance(err, DivergenceError)
+                                 else f"training stopped: {err}"))
                 await self.make_frame()
                 continue
             if s.config.speed:  # at most `speed` epochs per second: sleep off the rest
