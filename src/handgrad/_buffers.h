@@ -6,9 +6,9 @@
 #define HANDGRAD_BUFFERS_H
 
 /* CLONES before a loop: GCC (and Clang) compile it twice, for AVX2 and for the x86-64 baseline
- * (SSE2, what a portable build targets), and the loader picks the one the CPU runs. Adam's
- * sqrt and division are throughput-bound at four floats an instruction: its pass over 1.9 M
- * parameters went from 1.55 to 0.83 ms. AVX2 brings no FMA, so the rounding stays NumPy's. */
+ * (SSE2, what a portable build targets), and the loader picks the one the CPU runs: the update
+ * rules' sqrt and division are throughput-bound, so twice the floats an instruction is nearly
+ * twice the speed. AVX2 brings no FMA, so the rounding stays NumPy's. */
 /* glibc only: target_clones needs the loader's ifunc support, which musl does not have. */
 #if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__) && defined(__GLIBC__)
 #define CLONES __attribute__((target_clones("avx2", "default")))
@@ -16,11 +16,9 @@
 #define CLONES
 #endif
 
-/* Subnormal floats (below 1.2e-38 in float32) take the CPU's microcode slow path, ~100x per
- * operation. An optimizer's state gets stuck there: for a unit whose gradient has gone to 0,
- * m <- 0.9 m rounds back to m once m is a few subnormal steps above 0, so Adam's m (and v, and
- * momentum's buffer) then holds tens of thousands of subnormals for good, and the update pass
- * on them made a 64-512-512-10 digits epoch twice as slow (40 -> 83 ms) after 30 epochs.
+/* Subnormal floats take the CPU's microcode slow path, and an optimizer's decaying state gets
+ * stuck among them (m <- 0.9 m rounds back to m a few subnormal steps above 0; the story and the
+ * measurements are in docs/ARCHITECTURE.md).
  * BEGIN_UPDATE(flush) therefore runs a loop, when flush is true, with x86's flush-to-zero and
  * denormals-are-zero (MXCSR bits 15 and 6) on its own thread, restored by END_UPDATE: subnormal
  * inputs count as 0 and subnormal results are 0, the sign kept. The NumPy form keeps them, so
@@ -28,7 +26,7 @@
  * intermediate), by ~1e-34 in float32: a weight at 0 stays 0 where NumPy moves it by that; they
  * agree to the bit wherever none does. A rule that divides by sqrt(v) + eps is flushed only
  * while eps is a normal number: with eps = 0 a flushed v would turn the step 0 / 0 into NaN.
- * Not on x86-64: the loops keep subnormals. */
+ * On other processors than x86-64 the loops keep subnormals. */
 #if defined(__x86_64__) || defined(_M_X64)
 #include <xmmintrin.h>
 #define FLUSH_SUBNORMALS 0x8040u

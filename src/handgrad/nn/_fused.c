@@ -1,22 +1,21 @@
 /* handgrad.nn._fused: the layers' elementwise passes that NumPy makes slowly, as one C loop each.
  *
- * Why C: in a training step of a 1024-wide MLP each of these touches a 128 x 1024 activation that
- * the BLAS threads have just written. NumPy's forms take two passes (ReLU's mask, then z * mask,
- * whose bool -> float cast runs through a buffered loop), a strided inner loop per output unit
- * (the bias add) or a boolean copy of the input (the finiteness check): ~30-40 us each, ~0.3 ms a
- * step in all. Softmax cross-entropy on a small batch is a dozen NumPy calls; here one loop.
- * kernels.py holds the same operations in NumPy, which run wherever this module could not be
- * built and to which the tests hold these bit for bit, with one exception: the softmax takes exp
- * and log from the C library and sums each row in order (NumPy sums pairwise), so its p is a few
- * ulp from NumPy's (2-5 for 10 classes in float32, tens for a thousand); its gradient, given p,
- * is the same bits.
+ * Why C: each of these meets a whole batch of activations that the BLAS threads have just written,
+ * and NumPy's forms take two passes (ReLU's mask, then z * mask, whose bool -> float cast runs
+ * through a buffered loop), a strided inner loop per output unit (the bias add) or a boolean copy
+ * of the input (the finiteness check); softmax cross-entropy on a small batch is a dozen NumPy
+ * calls, here one loop. The measurements are in BENCHMARKS.md and docs/ARCHITECTURE.md.
+ *
+ * nn/kernels.py calls these behind the modules' readable math and holds the same operations in
+ * NumPy, which run wherever this module could not be built; tests/nn/test_elementwise_kernels.py
+ * holds the two to the same bits, except the softmax, which takes exp and log from the C library
+ * and sums each row in order (NumPy sums pairwise): its p is a few ulp from NumPy's (the bound is
+ * stated in kernels.py); its gradient, given p, is the same bits.
  *
  * Each function takes contiguous vectors of one native float type (suffix _f32 or _f64) and, for
  * ReLU, a bool mask, and checks them before it touches memory (_buffers.h). The loops are
- * branch-free (a mask from random signs would mispredict every other element: a branchy backward
- * took 450 us) and select on the floats' bits; each is compiled for AVX2 and the baseline (CLONES):
- * 18 / 18 / 8 / 8 us for ReLU forward / backward, bias add, check on a 128 x 1024 float32 array,
- * against 28 / 19 / 20 / 20 us for the baseline alone and 38 / 30 / 31 / 13 us for NumPy. */
+ * branch-free, because a mask from random signs would mispredict every other element, and select
+ * on the floats' bits; each is compiled for AVX2 and the baseline (CLONES). */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
