@@ -21,6 +21,7 @@ SMALL = {
     "convergence-rates": dict(steps=20, convex_steps=200),
     "batching": dict(batch_sizes=(1, 8), samples=32, epochs=2, draws=10),
     "overfitting": dict(samples=6, val_samples=10, hidden=4, steps=100, patience=2),
+    "escape": dict(seeds=5, steps=40),
 }
 
 

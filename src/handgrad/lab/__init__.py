@@ -70,6 +70,10 @@ EXPERIMENTS = {e.name: e for e in (
                "a large network trained long on few points: train and validation loss diverge; "
                "L2, dropout and early stopping close the gap"),
 
+    Experiment("escape", "escape", "EscapeConfig", "run_escape",
+               "a poor local minimum: a small constant rate stays, a large rate with decay finds the"
+               " better minimum, over many starts"),
+
 )}
 
 
