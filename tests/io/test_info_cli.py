@@ -1,6 +1,7 @@
 """`handgrad info` on a model and a checkpoint trained in the test."""
 
 import json
+import re
 
 from conftest import run_error
 from handgrad import io
@@ -16,9 +17,10 @@ def test_info_describes_model_and_checkpoint(body_run, capsys):
     for text in ("handgrad model", f"parameters: {model.num_parameters}", "Linear(6 -> 9",
                  "Linear(9 -> 2", "task: classification, loss cross_entropy",
                  "classes (2): F, M", "features (6): height, weight", "target: gender",
-                 "fitted on the training split", "hidden=9", "test metrics",
+                 "fitted on the training split", "test metrics",
                  f"accuracy {saved['accuracy']:.4f}"):
         assert text in out, text
+    assert re.search(r"hidden=\[?9\]?", out)
     assert main(["info", str(run / "checkpoint.safetensors")]) == 0
     out = capsys.readouterr().out
     assert "handgrad checkpoint" in out and "training state: 4 epochs done" in out

@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import unicodedata
 from pathlib import Path
-
-import numpy as np
 
 from handgrad import io
 from handgrad.cli.evaluate import format_report
-from handgrad.errors import ModelFileError
-from handgrad.nn.registry import build
 
 
 def register(subparsers) -> None:
@@ -27,30 +24,31 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
+def printable(text: str) -> str:
+    """``text`` with every control or format character escaped (``\\x1b``, ``\\u202e``): names
+    from a file must not move the cursor, clear the screen or reorder what a terminal shows."""
+    return "".join(c if c == "\n" or unicodedata.category(c)[0] != "C"
+                   else (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
+                   for c in text)
+
+
 def describe(path: Path) -> str:
-    header, tensors = io.read(path)
-    try:
-        model = build(header["architecture"], dtype=np.dtype(header.get("dtype", "float32")))
-    except (KeyError, TypeError) as err:
-        raise ModelFileError(f"{path}: malformed architecture description ({err})") from None
-    extra = io.join_state(header.get("extra", {}), tensors)
-    kind = header.get("kind", "model")
-    lines = [f"{path}: handgrad {kind} (format version {header.get('version')})",
-             f"parameters: {model.num_parameters} ({header.get('dtype')})", "architecture:",
+    """The description ``info`` prints; the file is loaded and checked as ``predict`` would."""
+    header, model, state = io.load(path)
+    kind = header["kind"]
+    lines = [f"{path}: handgrad {kind} (format version {header['version']})",
+             f"parameters: {model.num_parameters} ({header['dtype']})", "architecture:",
              "  " + repr(model).replace("\n", "\n  ")]
+    metadata = state
     if kind == "checkpoint":
-        state = extra.get("trainer", {})
-        lines.append(f"training state: {state.get('epoch')} epochs done, step "
-                     f"{state.get('step_in_epoch')} of the next, {state.get('global_step')} steps")
-        extra = extra.get("metadata", {})
-    lines += describe_metadata(extra)
-    report = test_metrics(path)
-    if report is not None:
-        classes = [str(c) for c in extra.get("classes", [])]
-        lines += ["test metrics (metrics.json):",
-                  *("  " + line if line else line
-                    for line in format_report(report, classes).splitlines())]
-    return "\n".join(lines)
+        trainer = state["trainer"]
+        lines.append(f"training state: {trainer.get('epoch')} epochs done, step "
+                     f"{trainer.get('step_in_epoch')} of the next, {trainer.get('global_step')} "
+                     "steps")
+        metadata = state.get("metadata", {})
+    lines += describe_metadata(metadata)
+    lines += metrics_lines(path, metadata)
+    return printable("\n".join(lines))
 
 
 def describe_metadata(meta: dict) -> list[str]:
@@ -70,16 +68,35 @@ def describe_metadata(meta: dict) -> list[str]:
         lines.append(f"target: {meta['target_name']}")
     if meta.get("data"):
         lines.append(f"trained on: {meta['data']}")
-    lines.append("input standardisation: " + ("fitted on the training split"
-                                              if meta.get("scaler") is not None else "none"))
+    if task:  # a model written by handgrad train (a checkpoint keeps only the settings)
+        lines.append("input standardisation: " + ("fitted on the training split"
+                                                  if meta.get("scaler") is not None else "none"))
     if meta.get("target_scale"):
         ts = meta["target_scale"]
-        lines.append(f"target scaling: mean {ts['mean']:.6g}, std {ts['std']:.6g}")
+        lines.append(f"target scaling: mean {_numbers(ts['mean'])}, std {_numbers(ts['std'])}")
     settings = meta.get("settings") or {}
     if settings:
         lines.append("settings: " + ", ".join(f"{k}={v}" for k, v in sorted(settings.items())
                                                if v is not None))
     return lines
+
+
+def _numbers(value) -> str:
+    values = value if isinstance(value, list) else [value]
+    return ", ".join(f"{float(v):.6g}" for v in values)
+
+
+def metrics_lines(path: Path, metadata: dict) -> list[str]:
+    report = test_metrics(path)
+    if report is None:
+        return []
+    classes = [str(c) for c in metadata.get("classes", [])]
+    try:
+        text = format_report(report, classes)
+    except (KeyError, TypeError, ValueError, IndexError) as err:
+        return [f"test metrics: metrics.json beside the file cannot be read ({err})"]
+    return ["test metrics (metrics.json):",
+            *("  " + line if line else line for line in text.splitlines())]
 
 
 def test_metrics(path: Path):
@@ -88,9 +105,10 @@ def test_metrics(path: Path):
     if not summary.is_file():
         return None
     try:
-        return json.loads(summary.read_text()).get("test")
-    except json.JSONDecodeError:
+        report = json.loads(summary.read_text(encoding="utf-8")).get("test")
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
         return None
+    return report if isinstance(report, dict) else None
 
 
 def run(args) -> int:
