@@ -146,7 +146,7 @@ def test_evaluate_and_predict_errors_name_the_problem(body_run, tmp_path, capsys
     lacking = tmp_path / "lacking.csv"
     lacking.write_text("height,weight,gender\n150,60,F\n170,80,M\n")
     err = run_error(capsys, "evaluate", model, str(lacking))
-    assert "lacks the model's feature(s) ['bone density'" in err
+    assert "lacking.csv: lacks the model's feature column(s) ['bone density'" in err
     err = run_error(capsys, "predict", model, str(lacking), "--out", str(tmp_path / "p.csv"))
     assert "lacks the model's feature column(s) ['bone density'" in err
     assert not (tmp_path / "p.csv").exists()
@@ -171,8 +171,9 @@ def test_evaluate_and_predict_errors_name_the_problem(body_run, tmp_path, capsys
 
 
 @pytest.mark.parametrize("text, message", [
-    ("a,b,y\n1,2,x\n3,,z\n", "missing value in column 'b' at line 3"),
-    ("a,b,y\n1,2,x\n3,tall,z\n", "column 'b' is not numeric ('tall' at line 3)"),
+    ("a,b,y\n1,2,x\n3,,z\n", "missing values in column(s) 'b' (1), at line 3"),
+    ("a,b,y\n1,2,x\n3,tall,z\n", "column 'b' mixes numbers ('2' at line 2) and text ('tall' at "
+                                 "line 3)"),
     ("a,b,y\n" + "1,2,x\n" * 8, "single class ('x')"),
 ])
 def test_train_on_a_bad_csv_is_named(tmp_path, capsys, text, message):

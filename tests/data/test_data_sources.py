@@ -127,7 +127,7 @@ def test_idx_pair_is_a_classification_set(tmp_path, rng):
     np.testing.assert_array_equal(d, labels)
     assert sources.load_scheme("digits") is None  # not a scheme: left to the named sets
     assert sources.short_name(f"idx:{img},{lab}") == "images-idx3-ubyte"
-    assert sources.short_name("some/dir/body.csv") == "body"
+    assert sources.short_name("some/dir/body.csv") == "body_csv"
     assert sources.short_name("iris") == "iris"
 
 
@@ -169,11 +169,11 @@ def test_idx_pair_mismatches_are_named(tmp_path, rng):
 
 # --- CSV: bad input gets a clear error -----------------------------------------------------------
 @pytest.mark.parametrize("text, kwargs, message", [
-    ("a,b,y\n1,2,x\n3,,z\n", {}, "missing value in column 'b' at line 3"),
-    ("a,b,y\n1,2,x\n3,4,\n", {}, "missing value in column 'y' at line 3"),
-    ("a,b,y\n1,2,x\n3,tall,z\n", {}, "column 'b' is not numeric ('tall' at line 3)"),
+    ("a,b,y\n1,2,x\n3,,z\n", {}, "missing values in column(s) 'b' (1), at line 3"),
+    ("a,b,y\n1,2,x\n3,tall,z\n", {}, "column 'b' mixes numbers ('2' at line 2) and text "
+                                     "('tall' at line 3)"),
     ("a,b,y\n1,2,x\n3,4,z\n", {"target": "label"}, "target column 'label' not found"),
-    ("a,b,y\n1,2,x\n3,4\n", {}, "line 3 has 2 fields, header has 3"),
+    ("a,b,y\n1,2,x\n3,4\n", {}, "line 3 has 2 fields, the header has 3"),
     ("a,b,y\n", {}, "needs a header row and at least one data row"),
     ("a,b,y\n1,2,x\n3,inf,z\n", {}, "column 'b' holds inf at line 3"),
     ("a,b,y\n1,2,x\n3,4,x\n5,6,x\n7,8,x\n9,1,x\n", {}, "single class ('x')"),
@@ -193,7 +193,7 @@ def test_feature_csv_for_prediction(tmp_path):
     np.testing.assert_array_equal(sources.read_feature_csv(path, ["a", "b"]), [[3, 2], [6, 5]])
     with pytest.raises(ValueError, match=r"lacks the model's feature column\(s\) \['c'\]"):
         sources.read_feature_csv(path, ["a", "c"])
-    with pytest.raises(ValueError, match="column 'extra' is not numeric"):
+    with pytest.raises(ValueError, match="column 'extra' must be numeric .* holds text"):
         sources.read_feature_csv(path, ["extra"])
 
 

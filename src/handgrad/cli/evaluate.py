@@ -1,9 +1,10 @@
 """``handgrad evaluate MODEL DATA``: a saved model's metrics on a data set.
 
-DATA is a named set (digits, iris, mnist1d, body, ...), ``idx:IMAGES,LABELS`` or a CSV file with the
-model's feature columns and its target column. The model file says how raw data becomes the model's
-input and how outputs become predictions: its metadata holds the task, the class names, the
-standardisation fitted on the training split, the target scaling (regression) and the feature names.
+DATA is a named set (digits, iris, mnist1d, body, ...), ``idx:IMAGES,LABELS`` or a CSV/Parquet
+file with the model's feature columns and its target column. The model file says how raw data
+becomes the model's input and how outputs become predictions: its metadata holds the task, the
+class names, the preprocessing fitted on the training split (categories, imputation values,
+standardisation), the target scaling (regression) and the feature names.
 
 Which rows are scored (``--split``): for the data the model was trained on, ``auto`` reproduces the
 training run's split (same seed and sizes) and scores its test part, so the figures match the run's
@@ -19,9 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from handgrad import io
-from handgrad.data.datasets import load_arrays, split
-from handgrad.data.preprocessing import Standardizer
-from handgrad.errors import ModelFileError
+from handgrad.data.columns import select
+from handgrad.data.datasets import FIXED_TEST_ROWS, data_key, is_named_set, load_raw, split
+from handgrad.data.preprocessing import Frame, Preprocessor
+from handgrad.errors import DataError, ModelFileError, NonFiniteError, ShapeError
 from handgrad.train import metrics
 from handgrad.train.task import Task
 from handgrad.train.trainer import predict_outputs
@@ -34,18 +36,19 @@ def register(subparsers) -> None:
         "evaluate", help="metrics of a saved model on a data set",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", type=Path, help="a model file written by handgrad train")
-    p.add_argument("data", help="a named data set, idx:IMAGES,LABELS or a CSV file")
-    p.add_argument("--target", help="the CSV's target column (default: the model's target name)")
+    p.add_argument("data", help="a named data set, idx:IMAGES,LABELS or a CSV/Parquet file")
+    p.add_argument("--target", help="the file's target column (default: the model's target name)")
     p.add_argument("--split", choices=SPLITS, default="auto",
                    help="rows to score (default auto: the test split of the training data, "
                         "else all rows)")
+    p.add_argument("--encoding", help="the CSV file's text encoding (default: UTF-8), e.g. latin-1")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     p.set_defaults(func=run)
 
 
 # --- a saved model and what it needs to read raw data (shared with predict and info) --------------
 class SavedModel:
-    """A model file's network, task, class names and input standardisation."""
+    """A model file's network, task, class names and preprocessing of raw features."""
 
     def __init__(self, path):
         self.path = Path(path)
@@ -54,28 +57,66 @@ class SavedModel:
             raise ModelFileError(f"{self.path} has no task metadata; evaluate and predict need a "
                                  "model written by `handgrad train` (or io.save_model with "
                                  "train.run.model_metadata)")
-        self.task = Task(**self.meta["task"])
+        try:
+            self.task = Task(**self.meta["task"])
+        except (TypeError, ValueError) as err:
+            raise ModelFileError(f"{self.path}: its task metadata is not usable ({err})") from None
         self.classes = [str(c) for c in self.meta.get("classes", [])]
-        self.feature_names = list(self.meta.get("feature_names", []))
-        scaler = self.meta.get("scaler")
-        self.scaler = Standardizer.from_state(scaler) if scaler is not None else None
+        if self.task.kind == "classification" and len(self.classes) != self.task.n_classes:
+            raise ModelFileError(f"{self.path}: its metadata names {len(self.classes)} classes "
+                                 f"for a task of {self.task.n_classes}")
+        self.feature_names = [str(n) for n in self.meta.get("feature_names", [])]
+        self.preprocessor = self._preprocessor()
         self.target_scale = self.meta.get("target_scale")
-        self.settings = self.meta.get("settings", {})
+        self.settings = self.meta.get("settings") or {}
 
-    def inputs(self, x: np.ndarray) -> np.ndarray:
-        """Raw features -> the model's input: the training split's standardisation, model dtype."""
-        x = np.asarray(x, dtype=np.float64)
-        n_in = len(self.feature_names) or x.shape[1]
-        if x.ndim != 2 or x.shape[1] != n_in:
-            raise ValueError(f"the model takes {n_in} features, the data has "
-                             f"{x.shape[1] if x.ndim == 2 else x.shape}")
-        if self.scaler is not None:
-            x = self.scaler.transform(x)
+    def _preprocessor(self) -> Preprocessor:
+        try:
+            if "preprocessing" in self.meta:
+                return Preprocessor.from_state(self.meta["preprocessing"], self.meta.get("scaler"))
+            # written before categorical columns: every feature numeric, one scaler over them
+            return Preprocessor.numeric_only(self.feature_names, self.meta.get("scaler"))
+        except (KeyError, TypeError, ValueError) as err:
+            raise ModelFileError(f"{self.path}: its preprocessing metadata is not usable "
+                                 f"({type(err).__name__}: {err})") from None
+
+    @property
+    def categorical(self) -> list[str]:
+        return [name for name, _ in self.preprocessor.categories]
+
+    def frame(self, frame: Frame) -> Frame:
+        """Raw feature columns in the model's order and kinds (matched by name)."""
+        if not self.feature_names:  # a file without names: columns by position
+            return frame
+        return select(frame, self.preprocessor.numeric_names, self.categorical)
+
+    def inputs(self, frame: Frame) -> np.ndarray:
+        """Raw features -> the model's input (the training run's preprocessing, model dtype)."""
+        if not self.feature_names:
+            frame = Frame.from_array(frame.numeric, [f"x{j}" for j in range(frame.numeric.shape[1])],
+                                     frame.source)
+            self.preprocessor.numeric_names = frame.numeric_names
+        x = self.preprocessor.transform(frame, np.float64)
+        width = getattr(self.model, "in_features", None)
+        if width is not None and x.shape[1] != width:
+            raise ShapeError(f"{self.path}: the model takes {width} inputs, the data gives "
+                             f"{x.shape[1]}")
         return x.astype(self.model.dtype)
 
-    def outputs(self, x_raw: np.ndarray) -> np.ndarray:
+    def outputs(self, frame: Frame) -> np.ndarray:
+        """The model's outputs for raw feature rows, checked finite."""
         self.model.eval()
-        return predict_outputs(self.model, self.inputs(x_raw))
+        y = predict_outputs(self.model, self.inputs(frame))
+        if y.ndim != 2 or y.shape[1] != self.task.n_outputs:
+            raise ModelFileError(f"{self.path}: the model has {y.shape[1]} outputs but its task "
+                                 f"({self.task.kind}, loss {self.task.loss}) needs "
+                                 f"{self.task.n_outputs}")
+        bad = ~np.isfinite(y).all(axis=1)
+        if bad.any():
+            raise NonFiniteError(f"{self.path}: the model's outputs are NaN or inf for "
+                                 f"{int(bad.sum())} of {len(y)} rows (at {frame.where(np.flatnonzero(bad))}); "
+                                 "its weights may hold NaN or inf (a diverged run?)")
+        return y
 
     def predict(self, y: np.ndarray) -> np.ndarray:
         """Class indices, or regression values on the target's original scale."""
@@ -90,21 +131,9 @@ class SavedModel:
         keys = [label_key(v) for v in labels]
         unknown = sorted({k for k in keys if k not in lookup})
         if unknown:
-            raise ValueError(f"{source}: label(s) {unknown[:5]} are not among the model's classes "
-                             f"{self.classes}")
+            raise DataError(f"{source}: label(s) {unknown[:5]} are not among the model's classes "
+                            f"{self.classes}")
         return np.array([lookup[k] for k in keys], dtype=np.int64)
-
-    def align_features(self, x: np.ndarray, names: list[str], source: str) -> np.ndarray:
-        """The data's columns reordered to the model's feature order (matched by name)."""
-        if not self.feature_names or list(names) == self.feature_names:
-            return x
-        missing = [f for f in self.feature_names if f not in names]
-        if missing:
-            more = " ..." if len(self.feature_names) > 8 else ""
-            raise ValueError(f"{source}: lacks the model's feature(s) {missing[:5]}; the model was "
-                             f"trained on {len(self.feature_names)} features "
-                             f"{self.feature_names[:8]}{more}")
-        return x[:, [list(names).index(f) for f in self.feature_names]]
 
 
 def label_names(d, classes) -> list:
@@ -113,7 +142,7 @@ def label_names(d, classes) -> list:
     d = np.asarray(d)
     if classes and np.issubdtype(d.dtype, np.integer):
         if d.min() < 0 or d.max() >= len(classes):
-            raise ValueError(f"class index out of range 0..{len(classes) - 1}")
+            raise DataError(f"class index out of range 0..{len(classes) - 1}")
         return [classes[k] for k in d.tolist()]
     return d.tolist()
 
@@ -136,56 +165,60 @@ def same_data(data: str, trained_on) -> bool:
     return a.is_file() and b.is_file() and a.resolve() == b.resolve()
 
 
-def select_rows(saved: SavedModel, x, d, which: str):
+def select_rows(saved: SavedModel, frame, d, which: str, data: str, classes=None):
     """The rows of ``which`` split, reproducing the training run's split from its settings."""
     if which == "all":
-        return x, d
+        return frame, d
     s = saved.settings
     try:
         test_size, val_size, seed = s["test_size"], s["val_size"], s["seed"]
     except KeyError as err:
-        raise ValueError(f"{saved.path} does not record the training split ({err} missing); "
-                         "use --split all") from None
-    (xt, dt), (xv, dv), (xs, ds) = split(x, d, saved.task.kind, test_size, val_size, seed)
-    rows = {"train": (xt, dt), "val": (xv, dv), "test": (xs, ds)}[which]
+        raise ModelFileError(f"{saved.path} does not record the training split ({err} missing); "
+                             "use --split all") from None
+    fixed = FIXED_TEST_ROWS.get(data_key(data)) if is_named_set(data) else None
+    (ft, dt), (fv, dv), (fs, ds) = split(frame, d, saved.task.kind, test_size, val_size, seed,
+                                         fixed, classes, frame.source)
+    rows = {"train": (ft, dt), "val": (fv, dv), "test": (fs, ds)}[which]
     if rows[0] is None:
-        raise ValueError("the training run held out no validation split (val_size = 0)")
+        raise DataError("the training run held out no validation split (val_size = 0); "
+                        "choose another --split")
     return rows
 
 
-def scores(saved: SavedModel, x_raw, d) -> dict:
+def scores(saved: SavedModel, frame: Frame, d) -> dict:
     """The task's metrics of the model on raw features and targets (class indices or values)."""
-    y = saved.outputs(x_raw)
+    y = saved.outputs(frame)
     if saved.task.kind == "classification":
         return metrics.classification_report(d, saved.task.predict(y),
                                              saved.task.probabilities(y), saved.task.n_classes)
     return metrics.regression_report(np.asarray(d, np.float64), saved.predict(y))
 
 
-def read_data(data: str, target: str | None):
-    """Raw (x, d, kind, classes, feature_names, target_name) of a data name, CSV or idx:..."""
-    from handgrad.data import sources
-
-    loaded = sources.load_scheme(data)
-    return loaded if loaded is not None else load_arrays(data, target)
-
-
-def evaluate(saved: SavedModel, data: str, target: str | None = None, which: str = "auto"):
-    """(metrics, split used, number of rows) of a saved model on DATA."""
-    if target is None:
+def read_data(saved: SavedModel, data: str, target: str | None, encoding: str | None = None):
+    """Raw (frame, d, kind, classes, feature_names, target_name) of DATA for this model."""
+    if target is None and not is_named_set(data) and not data.lower().startswith("idx:"):
         target = saved.settings.get("target") or saved.meta.get("target_name")
-    x, d, kind, classes, names, _ = read_data(data, target)
-    x = saved.align_features(x, names, data)
+    return load_raw(data, target, encoding)
+
+
+def evaluate(saved: SavedModel, data: str, target: str | None = None, which: str = "auto",
+             encoding: str | None = None):
+    """(metrics, split used, number of rows) of a saved model on DATA."""
+    frame, d, kind, classes, names, _ = read_data(saved, data, target, encoding)
+    frame = saved.frame(frame)
     if saved.task.kind == "classification":
         d = saved.class_indices(label_names(d, classes), data)
+        split_classes = saved.classes
     elif kind == "classification" and not np.issubdtype(np.asarray(d).dtype, np.number):
-        raise ValueError(f"{data}: the target holds labels but the model does regression")
+        raise DataError(f"{data}: the target holds labels but the model does regression")
     else:
-        d = np.asarray(d, dtype=np.float64)
+        d, split_classes = np.asarray(d, dtype=np.float64), None
     if which == "auto":
         which = "test" if same_data(data, saved.settings.get("data")) else "all"
-    x, d = select_rows(saved, x, d, which)
-    return scores(saved, x, d), which, len(x)
+    # d holds the model's class indices, which are the training run's (sorted labels), so the
+    # stratified split below draws the training run's rows
+    frame, d = select_rows(saved, frame, d, which, data, split_classes)
+    return scores(saved, frame, d), which, len(d)
 
 
 def format_report(report: dict, classes: list[str]) -> str:
@@ -209,7 +242,7 @@ def format_report(report: dict, classes: list[str]) -> str:
 
 def run(args) -> int:
     saved = SavedModel(args.model)
-    report, which, n = evaluate(saved, args.data, args.target, args.split)
+    report, which, n = evaluate(saved, args.data, args.target, args.split, args.encoding)
     if args.json:
         print(json.dumps({"data": args.data, "split": which, "rows": n, **report}, indent=2))
         return 0

@@ -1,7 +1,8 @@
 """Readers for data that does not come bundled with scikit-learn.
 
-* CSV files with a header row and a target column (:func:`load_csv`), and CSV files of features
-  only for prediction (:func:`read_feature_csv`).
+* CSV and Parquet files with a header row and a target column (:func:`load_csv`; the reading is
+  :mod:`handgrad.data.tables`, the typing of columns :mod:`handgrad.data.columns`), and files of
+  features only for prediction (:func:`read_feature_csv`).
 * MNIST-1D (``mnist1d``), generated offline by the ``mnist1d`` package's own generator with its
   default arguments (:func:`load_mnist1d`).
 * ``body``: the notes' tabular example (002) of six body measurements -> gender, generated
@@ -9,7 +10,8 @@
 * MNIST-format IDX files, optionally gzipped, named as ``idx:IMAGES,LABELS`` (:func:`load_idx`).
 * The notes' digit-recognition set-ups (001) from :mod:`handgrad.data.tasks`.
 
-Every loader returns ``(x, d, task, classes, feature_names, target_name)``: ``x`` float64 rows,
+Every loader returns ``(x, d, task, classes, feature_names, target_name)``: ``x`` float64 rows
+(a :class:`~handgrad.data.preprocessing.Frame` of raw columns for files),
 ``d`` the labels or values, ``classes`` None (sorted labels are used) or the class names in index
 order.
 """
@@ -34,84 +36,26 @@ EXTRA_SETS: dict[str, callable] = {}
 SCHEMES: dict[str, callable] = {}
 
 
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-        return True
-    except ValueError:
-        return False
+# --- CSV and Parquet files: handgrad.data.tables reads them, handgrad.data.columns types them ---
+# Suffixes that make a data name a file even before it exists (so a typo says "file not found").
+FILE_SUFFIXES = (".csv", ".tsv", ".txt", ".gz", ".parquet", ".pq")
 
 
-# --- CSV ----------------------------------------------------------------------------------------
-def _read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
-    if not path.exists():
-        raise FileNotFoundError(f"CSV file not found: {path}")
-    with path.open(newline="") as f:
-        rows = [r for r in csv.reader(f) if r]  # blank lines are not samples
-    if len(rows) < 2:
-        raise ValueError(f"{path}: needs a header row and at least one data row")
-    return [h.strip() for h in rows[0]], rows[1:]
+def load_csv(path, target: str | None = None, encoding: str | None = None):
+    """A CSV or Parquet file as (frame, d, task, classes, feature_names, target_name)."""
+    from handgrad.data.columns import load_table
+
+    return load_table(path, target, encoding)
 
 
-def _numeric_columns(path: Path, header, body, columns) -> np.ndarray:
-    """The named columns as float64, with errors naming a missing or non-numeric cell."""
-    index = [header.index(c) for c in columns]
-    for line_no, row in enumerate(body, start=2):
-        if len(row) != len(header):
-            raise ValueError(f"{path}: line {line_no} has {len(row)} fields, "
-                             f"header has {len(header)}")
-        for j in index:
-            cell = row[j]
-            if cell.strip() == "":
-                raise ValueError(f"{path}: missing value in column {header[j]!r} at line {line_no}")
-            if not _is_number(cell):
-                raise ValueError(f"{path}: column {header[j]!r} is not numeric "
-                                 f"({cell!r} at line {line_no}); features must be numbers")
-    x = np.array([[float(row[j]) for j in index] for row in body], dtype=np.float64)
-    if not np.isfinite(x).all():
-        r, c = np.argwhere(~np.isfinite(x))[0]
-        raise ValueError(f"{path}: column {columns[c]!r} holds {x[r, c]} at line {r + 2}; "
-                         "features must be finite")
-    return x
+def read_feature_csv(path, feature_names: list[str], encoding: str | None = None) -> np.ndarray:
+    """The numeric columns ``feature_names`` of a CSV or Parquet file, in that order (other
+    columns, such as an id or the target, are ignored); missing values are an error."""
+    from handgrad.data.columns import read_features
 
-
-def load_csv(path, target: str | None):
-    """A CSV with a header row. Feature columns must be numeric and complete; the target column is
-    numeric (regression) or labels (classification: strings, or integers with few distinct values).
-    """
-    path = Path(path)
-    header, body = _read_rows(path)
-    if target is None:
-        target = header[-1]
-    if target not in header:
-        raise ValueError(f"{path}: target column {target!r} not found; columns are {header}")
-    t = header.index(target)
-    for line_no, row in enumerate(body, start=2):
-        if len(row) == len(header) and row[t].strip() == "":
-            raise ValueError(f"{path}: missing value in column {target!r} at line {line_no}")
-    features = [h for j, h in enumerate(header) if j != t]
-    x = _numeric_columns(path, header, body, features)
-    labels = [r[t].strip() for r in body]
-    numeric = all(_is_number(v) for v in labels)
-    if numeric:
-        values = np.array([float(v) for v in labels])
-        integer_like = np.all(values == np.round(values)) and len(np.unique(values)) <= 20
-        if not integer_like:
-            return x, values, "regression", None, features, target
-        return x, values.astype(np.int64), "classification", None, features, target
-    return x, np.array(labels), "classification", None, features, target
-
-
-def read_feature_csv(path, feature_names: list[str]) -> np.ndarray:
-    """The columns ``feature_names`` of a CSV, in that order (for prediction: other columns, such
-    as an id or the target, are ignored)."""
-    path = Path(path)
-    header, body = _read_rows(path)
-    missing = [f for f in feature_names if f not in header]
-    if missing:
-        raise ValueError(f"{path}: lacks the model's feature column(s) {missing[:5]}"
-                         f"{' ...' if len(missing) > 5 else ''}; columns are {header}")
-    return _numeric_columns(path, header, body, list(feature_names))
+    frame = read_features(path, list(feature_names), [], encoding)
+    frame.refuse_missing()
+    return frame.numeric
 
 
 # --- MNIST-1D -----------------------------------------------------------------------------------
@@ -314,14 +258,29 @@ def load_scheme(name: str):
     return SCHEMES[scheme.lower()](argument)
 
 
-def short_name(name: str) -> str:
-    """A data name fit for a run directory: a CSV's stem, an IDX images file's name without its
-    extensions (``idx:dir/train-images-idx3-ubyte.gz,...`` -> ``train-images-idx3-ubyte``), else
-    the name itself."""
-    scheme, sep, argument = name.partition(":")
-    if sep and scheme.lower() in SCHEMES:
+def short_name(name) -> str:
+    """A data name fit for a run directory. A file's is its name with the dot made an underscore
+    (``dir/iris.csv`` -> ``iris_csv``, ``p.parquet`` -> ``p_parquet``, ``x.csv.gz`` ->
+    ``x_csv``), so a file never takes the folder of a bundled set (``iris``); an IDX images file's
+    is its name without extensions (``idx:dir/train-images-idx3-ubyte.gz,...`` ->
+    ``train-images-idx3-ubyte``); a named set's is its name."""
+    text = str(name)
+    scheme, sep, argument = text.partition(":")
+    if not isinstance(name, Path) and sep and scheme.lower() in SCHEMES:
         return Path(argument.split(",")[0].strip()).name.split(".")[0] or scheme.lower()
-    return Path(name).stem if name.lower().endswith(".csv") else name
+    key = text.lower().replace("-", "_")
+    if not isinstance(name, Path) and (key in EXTRA_SETS or key in SKLEARN_NAMES):
+        return text
+    path = Path(text)
+    if path.suffix.lower() in (".gz", ".bz2", ".xz", ".zip"):
+        path = path.with_suffix("")
+    if not path.suffix:
+        return path.name or text
+    return f"{path.stem}_{path.suffix[1:]}"
+
+
+# The bundled scikit-learn sets (handgrad.data.datasets.SKLEARN_SETS), by name.
+SKLEARN_NAMES = ("digits", "iris", "wine", "breast_cancer", "diabetes")
 
 
 SCHEMES["idx"] = load_idx_spec

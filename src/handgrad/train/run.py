@@ -19,11 +19,20 @@ from handgrad.train.trainer import predict_outputs
 
 
 def model_metadata(ds, task, target_scale, settings: dict) -> dict:
-    """What ``predict`` and ``evaluate`` need to use the model on raw data."""
+    """What ``predict`` and ``evaluate`` need to use the model on raw data: the raw feature
+    columns, their preprocessing (categories, imputation values, standardisation, all fitted on
+    the training split), the class names and, for regression, the target scaling. ``target_scale``
+    None takes the Dataset's own (``ds.target_scaler``)."""
+    if target_scale is None and getattr(ds, "target_scaler", None) is not None:
+        target_scale = ds.target_scaler.state()
     meta = {"task": task.to_dict(), "classes": [str(c) for c in ds.classes],
             "feature_names": list(ds.feature_names), "target_name": ds.target_name,
             "data": ds.name, "target_scale": target_scale,
             "settings": {k: v for k, v in settings.items() if _jsonable(v)}}
+    prep = getattr(ds, "preprocessor", None)
+    if prep is not None:
+        meta["input_names"] = list(prep.input_names)
+        meta["preprocessing"] = prep.state()
     if ds.scaler is not None:
         meta["scaler"] = {"mean": ds.scaler.mean, "std": ds.scaler.std}
     return meta

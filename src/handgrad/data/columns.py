@@ -1,0 +1,209 @@
+"""A table's columns as a data set: the target, numeric features and categorical features.
+
+Rules (docs/data-and-cli.md, "Files"):
+
+* The target (``--target``, default the last column): rows where it is missing are dropped with a
+  :class:`DataWarning` naming how many and where. Numbers are regression unless they are whole
+  numbers with at most 20 distinct values (classification); text is class labels.
+* A feature column whose values are all numbers is numeric; one with no numbers at all is
+  categorical (one-hot encoded); one that mixes numbers and text is an error naming both, since a
+  stray word in a numeric column must not turn it into hundreds of categories.
+* A text column with more than 20 distinct values, more than half its rows, is an identifier or
+  free text, not a category: an error asks to remove it.
+* scikit-learn's counted CSVs (``150,4,setosa,versicolor,virginica`` then rows of numbers and a
+  class index) are read as such: features ``x0..``, target ``target``, the classes of the count line.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+
+import numpy as np
+
+from handgrad.data.preprocessing import DataWarning, Frame
+from handgrad.data.tables import Table, read_table
+from handgrad.errors import DataError
+
+MAX_CLASS_VALUES = 20  # whole-number targets with at most this many values are class labels
+DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
+
+
+def load_table(path, target: str | None = None, encoding: str | None = None):
+    """(frame, d, task, classes, feature_names, target_name) of a CSV or Parquet file."""
+    table = read_table(path, encoding)
+    if table.counted is not None:
+        return _counted(table, target)
+    if target is None:
+        target = table.names[-1]
+    if target not in table.names:
+        raise DataError(f"{table.path}: target column {target!r} not found; columns are "
+                        f"{table.names}")
+    features = [n for n in table.names if n != target]
+    if not features:
+        raise DataError(f"{table.path}: has no feature columns, only the target {target!r}; "
+                        "a data set needs at least one column besides the target")
+    d, keep = _target_values(table, target)
+    frame = table_frame(table, features, identifiers=True)
+    if keep is not None:
+        frame, d = frame.take(keep), d[keep]
+    task, d = target_task(d)
+    return frame, d, task, None, features, target
+
+
+def _counted(table: Table, target):
+    n_samples, n_features, classes = table.counted
+    path = table.path
+    if target not in (None, "target"):
+        raise DataError(f"{path} is in scikit-learn's counted format (first line "
+                        f"'{n_samples},{n_features},{','.join(classes)}'), whose target is its "
+                        f"last column 'target'; there is no column {target!r}")
+    if table.n_rows != n_samples:
+        raise DataError(f"{path}: the count line says {n_samples} rows, the file has "
+                        f"{table.n_rows}; is the first line really a header?")
+    d = table.columns["target"]
+    bad = ~np.isfinite(d) | (d != np.round(d)) | (d < 0) | (d >= len(classes))
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        raise DataError(f"{path} (scikit-learn's counted format, classes {classes}): the target "
+                        f"must be a class index 0..{len(classes) - 1}, got {d[rows[0]]!r} at "
+                        f"{table.where(rows)}")
+    names = table.names[:-1]
+    frame = table_frame(table, names)
+    return frame, d.astype(np.int64), "classification", list(classes), names, "target"
+
+
+def _target_values(table: Table, target: str):
+    """The target column, and the rows to keep when some lack a target (None: keep all)."""
+    d = table.columns[target]
+    missing = np.isnan(d) if d.dtype.kind == "f" else (d == None)  # noqa: E711
+    if d.dtype.kind == "f" and np.isinf(d).any():
+        rows = np.flatnonzero(np.isinf(d))
+        raise DataError(f"{table.path}: target column {target!r} holds {d[rows[0]]} at "
+                        f"{table.where(rows)}; targets must be finite")
+    if not missing.any():
+        return d, None
+    rows = np.flatnonzero(missing)
+    if len(rows) == len(d):
+        raise DataError(f"{table.path}: target column {target!r} has no values")
+    warnings.warn(DataWarning(f"{table.path}: dropped {len(rows)} row(s) whose target {target!r} "
+                              f"is missing ({table.where(rows)})"), stacklevel=4)
+    return d, np.flatnonzero(~missing)
+
+
+def target_task(d: np.ndarray):
+    """(task, targets): text labels and whole numbers with few values are classes."""
+    if d.dtype.kind != "f":
+        return "classification", d.astype(str)
+    whole = np.all(d == np.round(d))
+    if whole and len(np.unique(d)) <= MAX_CLASS_VALUES:
+        return "classification", d.astype(np.int64)
+    return "regression", d
+
+
+def table_frame(table: Table, names: list[str], identifiers: bool = False) -> Frame:
+    """The named columns as a Frame: numbers, or categories when a column holds only text."""
+    numeric_names, numeric, cat_names, cats = [], [], [], []
+    for name in names:
+        column = table.columns[name]
+        kind, column = column_kind(table, name, column, identifiers)
+        if kind == "numeric":
+            numeric_names.append(name)
+            numeric.append(column)
+        else:
+            cat_names.append(name)
+            cats.append(column)
+    x = np.column_stack(numeric) if numeric else np.empty((table.n_rows, 0))
+    return Frame(numeric_names, x, cat_names, cats, source=str(table.path),
+                 where_rows=table.where)
+
+
+def column_kind(table: Table, name: str, column: np.ndarray, identifiers: bool = False):
+    """("numeric", float64 column) or ("categorical", object column), or a DataError."""
+    if column.dtype.kind == "f":
+        if np.isinf(column).any():
+            rows = np.flatnonzero(np.isinf(column))
+            raise DataError(f"{table.path}: column {name!r} holds {column[rows[0]]} at "
+                            f"{table.where(rows)}; features must be finite")
+        return "numeric", column
+    present = np.flatnonzero(column != None)  # noqa: E711
+    numbers = as_numbers(column[present])
+    is_number = ~np.isnan(numbers)
+    if is_number.all() and len(present):
+        values = np.full(len(column), np.nan)
+        values[present] = numbers
+        return column_kind(table, name, values)
+    if is_number.any():
+        text, num = present[~is_number][0], present[is_number][0]
+        raise DataError(f"{table.path}: column {name!r} mixes numbers ({column[num]!r} at "
+                        f"{table.where([num])}) and text ({column[text]!r} at "
+                        f"{table.where([text])}); a feature is numbers or categories, not both: "
+                        "fix the value(s)")
+    values = column[present]
+    if len(values) and all(DECIMAL_COMMA.match(v) for v in values[:1000]):
+        raise DataError(f"{table.path}: column {name!r} holds numbers with a decimal comma "
+                        f"({values[0]!r} at {table.where(present[:1])}); handgrad reads '.' as "
+                        "the decimal point: save the file with '.' decimals")
+    if identifiers:
+        distinct = len(set(values.tolist()))
+        if distinct > MAX_CLASS_VALUES and distinct > len(values) / 2:
+            raise DataError(f"{table.path}: column {name!r} has {distinct} distinct text values "
+                            f"in {len(values)} rows: an identifier or free text, not a category; "
+                            "remove the column")
+    return "categorical", column
+
+
+def as_numbers(texts: np.ndarray) -> np.ndarray:
+    """float64 of each text, NaN where it is not a number."""
+    import pandas as pd
+
+    return pd.to_numeric(pd.Series(texts, dtype=object), errors="coerce").to_numpy(
+        dtype=np.float64, na_value=np.nan)
+
+
+def read_features(path, numeric: list[str], categorical: list[str],
+                  encoding: str | None = None) -> Frame:
+    """The columns a model needs from a CSV or Parquet file (others are ignored), typed as the
+    model was trained: numeric columns must hold numbers, categorical ones are read as text."""
+    table = read_table(path, encoding)
+    if table.counted is not None:
+        table.names = table.names[:-1]  # the counted format's last column is its target
+    return select(table_frame(table, [n for n in numeric + categorical if n in table.names]),
+                  numeric, categorical, table.names)
+
+
+def select(frame: Frame, numeric: list[str], categorical: list[str], available=None) -> Frame:
+    """The frame's columns in the model's order and kinds, by name."""
+    available = frame.names if available is None else available
+    missing = [n for n in numeric + categorical if n not in available]
+    if missing:
+        more = " ..." if len(missing) > 5 else ""
+        raise DataError(f"{frame.source}: lacks the model's feature column(s) {missing[:5]}{more};"
+                        f" the model needs {len(numeric) + len(categorical)} columns: "
+                        f"{(numeric + categorical)[:8]}{' ...' if len(numeric) + len(categorical) > 8 else ''}")
+    columns = {n: frame.numeric[:, j] for j, n in enumerate(frame.numeric_names)}
+    columns.update(zip(frame.categorical_names, frame.categorical))
+    x = np.empty((len(frame), len(numeric)))
+    for j, name in enumerate(numeric):
+        column = columns[name]
+        if column.dtype.kind != "f":
+            rows = np.flatnonzero(column != None)  # noqa: E711
+            raise DataError(f"{frame.source}: column {name!r} must be numeric (the model was "
+                            f"trained on numbers) but holds text ({column[rows[0]]!r} at "
+                            f"{frame.where(rows[:1])})")
+        x[:, j] = column
+    cats = [as_text(columns[name]) for name in categorical]
+    return Frame(list(numeric), x, list(categorical), cats, frame.source, frame.origin,
+                 frame.where_rows)
+
+
+def as_text(column: np.ndarray) -> np.ndarray:
+    """A categorical column as text; numbers (a column of numeric-looking categories in new
+    data) are written as the training file wrote them: 3.0 as '3'."""
+    if column.dtype.kind != "f":
+        return column
+    out = np.full(len(column), None, dtype=object)
+    for i, v in enumerate(column):
+        if not np.isnan(v):
+            out[i] = str(int(v)) if float(v).is_integer() else repr(float(v))
+    return out
