@@ -15,7 +15,7 @@ $(BIN)/python:
 
 $(VENV)/.installed: pyproject.toml $(FUSED) | $(BIN)/python
 	$(OLD_SO)  # a failed (optional) build must not leave an old one
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e '.[playground]'
 	touch $@
 
 $(VENV)/.dev-installed: pyproject.toml $(FUSED) | $(BIN)/python
