@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from handgrad import arena
+from handgrad.lab import arena
 from handgrad.cli.main import main
 
 
@@ -67,10 +67,15 @@ def test_cli_rejects_unknown_optimizer(tmp_path, capsys):
 
 
 def test_rosenbrock_residuals_give_the_function_and_its_gradient():
-    model = arena.Rosenbrock(np.array([-1.2, 1.0]))
-    x, d = arena.function_data(model)
-    closure = arena.BatchClosure(model, arena.get_loss("half_mse", reduction="sum"), x, d)
+    from handgrad.testfunctions import Rosenbrock, function_closure, rosenbrock_function
+
+    model = Rosenbrock(np.array([-1.2, 1.0]))
+    closure = function_closure(model)
     u, v = -1.2, 1.0
+    fn = rosenbrock_function()        # the lab's plane form: the same formula
+    assert fn.E(u, v) == pytest.approx((1 - u) ** 2 + 100 * (v - u * u) ** 2, rel=1e-15)
+    np.testing.assert_allclose(fn.grad(u, v), [-2 * (1 - u) - 400 * u * (v - u * u),
+                                               200 * (v - u * u)], rtol=1e-12)
     assert closure() == pytest.approx((1 - u) ** 2 + 100 * (v - u * u) ** 2)
     expected = [-2 * (1 - u) - 400 * u * (v - u * u), 200 * (v - u * u)]
     np.testing.assert_allclose(model.grad, expected, rtol=1e-12)

@@ -4,16 +4,15 @@ quadratics E = 1/2 w^T A w + b^T w (001, "Convergence for quadratic surfaces") a
 import numpy as np
 import pytest
 
-from handgrad.arena import (Quadratic, ResidualFunction, Rosenbrock, function_data,
-                            rotated_quadratic)
+from handgrad.testfunctions import (FunctionModule, Quadratic, Rosenbrock, function_closure,
+                                    quadratic_with_minimum)
 from handgrad.nn import get_loss
 from handgrad.optim import get_optimizer
 from handgrad.train.closure import BatchClosure
 
 
 def closure_for(model):
-    x, d = function_data(model)
-    return BatchClosure(model, get_loss("half_mse", reduction="sum"), x, d)
+    return function_closure(model)
 
 
 def random_spd(n, rng, condition=50.0):
@@ -28,8 +27,9 @@ def test_quadratic_module_is_the_quadratic():
     model = Quadratic(A, b, w0)
     closure = closure_for(model)
     value = closure()
-    E_min = model.E(model.minimum)
-    assert value == pytest.approx(model.E(w0) - E_min, rel=1e-12)
+    E_min = model.objective(model.minimum)
+    assert value == pytest.approx(model.objective(w0) - E_min, rel=1e-12)
+    assert model.E(model.minimum) == pytest.approx(0.0, abs=1e-20)
     np.testing.assert_allclose(model.grad, A @ w0 + b, rtol=1e-12)
 
 
@@ -43,7 +43,7 @@ def test_newton_reaches_the_minimum_in_one_step():
     assert opt.last_shift == 0.0
 
 
-class Saddle(ResidualFunction):
+class Saddle(FunctionModule):
     """E = 1/2 (w1^2 + (1 - w2^2)^2): minima at (0, +-1), a saddle at (0, 0) (E = 1/2), where the
     curvature along w2 is -2: around w2 = 0 the Hessian is indefinite."""
 
@@ -92,7 +92,7 @@ def test_unmodified_newton_walks_to_the_saddle_where_the_fixed_ones_reach_a_mini
 def test_unmodified_newton_gives_no_step_where_the_hessian_is_singular():
     """E = 1/2 w1^2 does not depend on w2: H = diag(1, 0) has no inverse; the pseudo-inverse moves
     w1 to 0 and leaves w2."""
-    class Flat(ResidualFunction):
+    class Flat(FunctionModule):
         def residual(self, w):
             return np.array([w[0]])
 
@@ -347,7 +347,7 @@ def test_second_order_methods_reach_the_rosenbrock_minimum(name, steps):
 
 
 def test_rotated_quadratic_has_the_stated_minimum():
-    A, b = rotated_quadratic(condition=20.0, angle_deg=30.0)
+    A, b = quadratic_with_minimum(condition=20.0, angle_deg=30.0)
     np.testing.assert_allclose(np.linalg.eigvalsh(A), [1.0, 20.0])
     np.testing.assert_allclose(-np.linalg.solve(A, b), [1.0, -1.0])
 

@@ -55,7 +55,7 @@ def parse_rates(pairs) -> dict:
 
 
 def run(args) -> int:
-    from handgrad import arena
+    from handgrad.lab import arena
 
     names = list(OPTIMIZERS) if args.optimizers == "all" else \
         [n.strip() for n in args.optimizers.split(",") if n.strip()]

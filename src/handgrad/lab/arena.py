@@ -15,8 +15,9 @@ problems are the classic benchmarks of the notes' optimizers:
 The boolean problems use Fahlman's criterion: every output within 0.4 of its target. An epoch is one
 pass over the training set; the batch methods (Rprop, QuickProp and the second-order methods,
 ``Optimizer.full_batch``) take one full-batch step per epoch, as published, the others take
-mini-batch steps where the problem defines a batch size. The 2-D functions are written as
-residuals, E = 1/2 ||r(w)||^2 (+ const), so that Levenberg-Marquardt applies to them too.
+mini-batch steps where the problem defines a batch size. The 2-D functions
+(``handgrad.testfunctions``) are written as residuals, E = 1/2 ||r(w)||^2 (+ const), so that
+Levenberg-Marquardt applies to them too.
 """
 
 from __future__ import annotations
@@ -29,96 +30,11 @@ from pathlib import Path
 
 import numpy as np
 
-from handgrad.nn import MLP, Module, Parameter, get_loss
+from handgrad.nn import MLP, get_loss
 from handgrad.errors import unknown_option
 from handgrad.optim import OPTIMIZERS, get_optimizer
+from handgrad.testfunctions import Quadratic, Rosenbrock, ValueLoss, quadratic_with_minimum
 from handgrad.train.closure import BatchClosure
-
-
-# --- 2-D test functions as modules --------------------------------------------------------------
-class ResidualFunction(Module):
-    """A module whose parameters are the point w and whose output is the residual vector r(w) of
-    E(w) = 1/2 ||r(w)||^2, repeated for every input row (the input is ignored). With the
-    ``half_mse`` loss (reduction ``sum``, target 0, one row) the training loss is E itself."""
-
-    def __init__(self, w0, dtype=np.float64):
-        super().__init__()
-        self.params["w"] = Parameter(np.array(w0, dtype=dtype))
-        self.flatten(dtype)
-
-    @property
-    def w(self) -> np.ndarray:
-        return self.params["w"].data
-
-    def residual(self, w: np.ndarray) -> np.ndarray:
-        raise NotImplementedError  # abstract
-
-    def jacobian(self, w: np.ndarray) -> np.ndarray:
-        raise NotImplementedError  # abstract
-
-    def forward(self, x):
-        self.rows = np.asarray(x).shape[0]
-        return np.tile(self.residual(self.w), (self.rows, 1))
-
-    def backward(self, grad_y):
-        # grad_w E = sum over rows of grad_r J (J = dr/dw)
-        self.params["w"].grad += grad_y.sum(axis=0) @ self.jacobian(self.w)
-        return np.zeros((self.rows, 1), dtype=grad_y.dtype)
-
-    def config(self) -> dict:
-        return {"type": type(self).__name__, "w": self.w.tolist()}
-
-
-class Quadratic(ResidualFunction):
-    """E = 1/2 w^T A w + b^T w = 1/2 ||L^T w + L^-1 b||^2 - 1/2 b^T A^-1 b with A = L L^T, so the
-    loss (the squared residual) is E - E_min and the minimum is w* = -A^-1 b."""
-
-    def __init__(self, A, b, w0, dtype=np.float64):
-        self.A, self.b = np.asarray(A, float), np.asarray(b, float)
-        self.L = np.linalg.cholesky(self.A)
-        self.c = np.linalg.solve(self.L, self.b)
-        self.minimum = -np.linalg.solve(self.A, self.b)
-        super().__init__(w0, dtype)
-
-    def residual(self, w):
-        return self.L.T @ w + self.c
-
-    def jacobian(self, w):
-        return self.L.T
-
-    def E(self, w) -> float:
-        """The quadratic itself, 1/2 w^T A w + b^T w."""
-        w = np.asarray(w, float)
-        return 0.5 * w @ self.A @ w + self.b @ w
-
-
-class Rosenbrock(ResidualFunction):
-    """E = (1 - u)^2 + 100 (v - u^2)^2 = 1/2 ||r||^2 with r = sqrt(2) (1 - u, 10 (v - u^2));
-    minimum 0 at (1, 1)."""
-
-    minimum = np.array([1.0, 1.0])
-
-    def residual(self, w):
-        u, v = w
-        return math.sqrt(2.0) * np.array([1.0 - u, 10.0 * (v - u * u)], dtype=w.dtype)
-
-    def jacobian(self, w):
-        u = float(w[0])
-        return math.sqrt(2.0) * np.array([[-1.0, 0.0], [-20.0 * u, 10.0]])
-
-
-def rotated_quadratic(condition: float = 20.0, angle_deg: float = 30.0):
-    """A and b of a 2-D quadratic with eigenvalues (1, condition), axes rotated, minimum (1, -1)."""
-    t = math.radians(angle_deg)
-    R = np.array([[math.cos(t), -math.sin(t)], [math.sin(t), math.cos(t)]])
-    A = R @ np.diag([1.0, condition]) @ R.T
-    return A, -A @ np.array([1.0, -1.0])
-
-
-def function_data(model: ResidualFunction):
-    """The one-row input and zero target that make half_mse (sum) equal E."""
-    m = model.residual(model.w).size
-    return np.zeros((1, 1)), np.zeros((1, m))
 
 
 # --- problems ----------------------------------------------------------------------------------
@@ -208,19 +124,17 @@ def digits_problem(hidden: int = 16) -> Problem:
 
 
 def _function_problem(name, make_model, criterion_tol, max_epochs, lr) -> Problem:
-    probe = make_model(np.random.default_rng(0))
-    x, d = function_data(probe)
-
     def reached(model, y, d):
         return float(np.linalg.norm(model.w - model.minimum)) < criterion_tol
 
-    return Problem(name=name, build=make_model, loss=get_loss("half_mse", reduction="sum"),
-                   x=x, d=d, reached=reached, criterion=f"|w - w*| < {criterion_tol:g}",
+    dummy = np.zeros((1, 1))    # a function module ignores its input; its loss is E itself
+    return Problem(name=name, build=make_model, loss=ValueLoss(), x=dummy, d=dummy,
+                   reached=reached, criterion=f"|w - w*| < {criterion_tol:g}",
                    max_epochs=max_epochs, lr=lr)
 
 
 def quadratic_problem() -> Problem:
-    A, b = rotated_quadratic()
+    A, b = quadratic_with_minimum()
     lr = {"sgd": 0.09, "momentum": 0.05, "nesterov": 0.05, "adagrad": 1.0, "rmsprop": 0.03,
           "adam": 0.1, "adamw": 0.1, "rprop": 0.1, "rprop_backtracking": 0.1, "rprop_simple": 0.1,
           "quickprop": 0.03, "newton": 1.0, "lbfgs": 1.0, "lm": 1.0, "cg": 1.0}

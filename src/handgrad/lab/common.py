@@ -1,10 +1,6 @@
-"""What the experiments share: option handling, output paths, small data sets, 2-D test functions
-wrapped as handgrad Modules, and the relative error every check reports.
-
-A 2-D test function is wrapped as a :class:`Function2D` module whose two parameters are the point
-w = (w_1, w_2), so the optimizers that train networks race on it unchanged: ``forward`` returns
-E(w) as a (1, 1) array, ``backward`` adds the analytic gradient grad_w E into ``w.grad``, and
-:class:`ValueLoss` hands that value through as the "loss".
+"""What the experiments share: option handling, output paths, small data sets and the relative
+error every check reports. The 2-D test functions and their module form (:class:`Function2D`) live
+in :mod:`handgrad.testfunctions` and are re-exported here.
 """
 
 from __future__ import annotations
@@ -12,14 +8,15 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from handgrad.errors import unknown_option
-from handgrad.nn.losses import Loss
-from handgrad.nn.module import Module, Parameter
-from handgrad.train.closure import BatchClosure
+# The 2-D test functions and their module form have one home; the experiments import them here.
+from handgrad.testfunctions import (TEST_FUNCTIONS, Function2D, TestFunction,  # noqa: F401
+                                    ValueLoss, beale_function, function_closure,
+                                    quadratic_function, rosenbrock_function, rotated_quadratic,
+                                    saddle_function)
 
 
 # --- options ---------------------------------------------------------------------------------
@@ -86,130 +83,3 @@ def two_spirals(n: int = 200, seed: int = 0, noise: float = 0.08):
     x = np.concatenate([arm, -arm]) + noise * rng.standard_normal((2 * half, 2))
     d = np.concatenate([np.zeros(half), np.ones(half)]).reshape(-1, 1)
     return x, d
-
-
-# --- 2-D test functions as Modules -----------------------------------------------------------
-@dataclass(frozen=True)
-class TestFunction:
-    """E(w) on the plane with its analytic gradient, a known minimum (if any) and a view box."""
-
-    name: str
-    title: str
-    E: Callable[[np.ndarray, np.ndarray], np.ndarray]
-    grad: Callable[[float, float], np.ndarray]
-    start: tuple[float, float]
-    minimum: tuple[float, float] | None
-    xlim: tuple[float, float]
-    ylim: tuple[float, float]
-    log_levels: bool = False
-
-
-def rotated_quadratic(eigenvalues=(1.0, 20.0), angle_deg: float = 30.0):
-    """A = R diag(lambda) R^T for E = 1/2 w^T A w: the principal axes are the columns of R."""
-    theta = np.deg2rad(angle_deg)
-    R = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
-    return R @ np.diag(np.asarray(eigenvalues, float)) @ R.T
-
-
-def quadratic_function(eigenvalues=(1.0, 20.0), angle_deg: float = 30.0) -> TestFunction:
-    A = rotated_quadratic(eigenvalues, angle_deg)
-
-    def E(u, v):
-        return 0.5 * (A[0, 0] * u * u + 2 * A[0, 1] * u * v + A[1, 1] * v * v)
-
-    def grad(u, v):
-        return A @ np.array([u, v])
-
-    kappa = max(eigenvalues) / min(eigenvalues)
-    return TestFunction("quadratic", f"ill-conditioned quadratic (kappa = {kappa:g})", E, grad,
-                        start=(-1.6, 1.2), minimum=(0.0, 0.0), xlim=(-2.0, 2.0), ylim=(-2.0, 2.0))
-
-
-def rosenbrock_function() -> TestFunction:
-    def E(u, v):
-        return (1 - u) ** 2 + 100 * (v - u * u) ** 2
-
-    def grad(u, v):
-        return np.array([-2 * (1 - u) - 400 * u * (v - u * u), 200 * (v - u * u)])
-
-    return TestFunction("rosenbrock", "Rosenbrock (1 - x)^2 + 100 (y - x^2)^2", E, grad,
-                        start=(-1.2, 1.0), minimum=(1.0, 1.0), xlim=(-1.6, 1.6),
-                        ylim=(-0.6, 1.8), log_levels=True)
-
-
-def beale_function() -> TestFunction:
-    c = (1.5, 2.25, 2.625)
-
-    def E(u, v):
-        return sum((ci - u + u * v ** (i + 1)) ** 2 for i, ci in enumerate(c))
-
-    def grad(u, v):
-        gu = gv = 0.0
-        for i, ci in enumerate(c):
-            r = ci - u + u * v ** (i + 1)
-            gu += 2 * r * (v ** (i + 1) - 1)
-            gv += 2 * r * u * (i + 1) * v ** i
-        return np.array([gu, gv])
-
-    return TestFunction("beale", "Beale's function", E, grad, start=(1.0, 1.4),
-                        minimum=(3.0, 0.5), xlim=(-1.0, 4.0), ylim=(-1.5, 2.0), log_levels=True)
-
-
-def saddle_function() -> TestFunction:
-    def E(u, v):
-        return u * u - v * v
-
-    def grad(u, v):
-        return np.array([2 * u, -2 * v])
-
-    return TestFunction("saddle", "saddle x^2 - y^2", E, grad, start=(-1.5, 1e-3),
-                        minimum=None, xlim=(-2.0, 2.0), ylim=(-2.0, 2.0))
-
-
-TEST_FUNCTIONS = {"quadratic": quadratic_function, "rosenbrock": rosenbrock_function,
-                  "beale": beale_function, "saddle": saddle_function}
-
-
-class Function2D(Module):
-    """A 2-D test function as a Module with one parameter vector w = (w_1, w_2).
-
-    forward(x) ignores x and returns [[E(w)]]; backward(grad_y) adds grad_y * grad_w E into w.grad
-    (accumulating, as every module does) and returns a zero input gradient.
-    """
-
-    def __init__(self, fn: TestFunction, start=None):
-        super().__init__()
-        w0 = np.asarray(fn.start if start is None else start, dtype=np.float64)
-        self.fn = fn
-        self.params["w"] = Parameter(w0.copy(), decay=False)
-        self.flatten(np.float64)
-
-    def forward(self, x):
-        u, v = self.params["w"].data
-        return np.array([[self.fn.E(u, v)]], dtype=np.float64)
-
-    def backward(self, grad_y):
-        self.params["w"].grad += float(np.sum(grad_y)) * self.fn.grad(*self.params["w"].data)
-        return np.zeros((1, 1))
-
-    def config(self) -> dict:
-        return {"type": "Function2D", "function": self.fn.name}
-
-
-class ValueLoss(Loss):
-    """The 'loss' of a Function2D: Div = y itself, grad_y Div = 1."""
-
-    name = "value"
-
-    def forward(self, y, d):
-        self.shape = np.shape(y)
-        return float(np.sum(y))
-
-    def backward(self):
-        return np.ones(self.shape)
-
-
-def function_closure(module: Function2D) -> BatchClosure:
-    """The closure an optimizer calls to evaluate E(w) and its gradient on a Function2D."""
-    dummy = np.zeros((1, 1))
-    return BatchClosure(module, ValueLoss(), dummy, dummy)

@@ -398,9 +398,10 @@ class LeastSquares:
     """A loss of the form E = k sum_n ||y_n - d_n||^2 seen as residuals r = vec(Y - D): the
     Jacobian J = dr/dW and the scale k, all Levenberg-Marquardt needs (H_GN = 2k J^T J).
 
-    ``LeastSquares.of(closure)`` makes one from any closure: the closure's own ``least_squares()``
-    when it offers one (a problem that knows its residuals), else the network form from its
-    ``model``, ``loss``, ``x`` and ``d`` (squared-error losses only). ``jacobian()`` backpropagates
+    ``LeastSquares.of(closure)`` makes one from any closure: the ``least_squares()`` of the closure
+    or of its model when either offers one (a problem that knows its residuals, as the test
+    functions of ``handgrad.testfunctions``; any object with ``scale()`` and ``jacobian()``), else
+    the network form from its ``model``, ``loss``, ``x`` and ``d`` (squared-error losses only). ``jacobian()`` backpropagates
     each output of each sample as a unit vector, one sample at a time, so the model must treat
     samples independently (no batch statistics in training mode).
     """
@@ -414,7 +415,8 @@ class LeastSquares:
 
     @classmethod
     def of(cls, closure) -> "LeastSquares":
-        own = getattr(closure, "least_squares", None)
+        own = getattr(closure, "least_squares", None) or getattr(
+            getattr(closure, "model", None), "least_squares", None)
         if own is not None:
             return own()
         return cls(closure.model, getattr(closure, "loss", None), closure.x, closure.d)
