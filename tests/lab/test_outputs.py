@@ -22,6 +22,7 @@ SMALL = {
     "batching": dict(batch_sizes=(1, 8), samples=32, epochs=2, draws=10),
     "overfitting": dict(samples=6, val_samples=10, hidden=4, steps=100, patience=2),
     "escape": dict(seeds=5, steps=40),
+    "newton-fails": dict(grid=6, steps=5, net_starts=1, net_steps=3, samples=10),
 }
 
 

@@ -102,7 +102,7 @@ def fit(name: str, cfg: OverfittingConfig, data, grid) -> FitRun:
                 dropout=cfg.dropout if name == "dropout" else 0.0,
                 rng=np.random.default_rng(cfg.seed), dtype=np.float64)
     loss = get_loss("mse")
-    opt = get_optimizer("adam", model, lr=cfg.lr, weight_decay=cfg.l2 if name == "L2" else 0.0)
+    opt = get_optimizer("adam", model, lr=cfg.lr, l2=cfg.l2 if name == "L2" else 0.0)
     steps, train, val, best = [], [], [], (np.inf, 0, None)
     for step in range(cfg.steps + 1):
         if step % cfg.every == 0:
