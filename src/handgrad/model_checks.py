@@ -126,7 +126,8 @@ def _linear(config, prefix, declared, width, depth):
     n_in = _int(config["in_features"], "in_features")
     n_out = _int(config["out_features"], "out_features")
     for option in ("init", "bias_init"):
-        if option in config and config[option] not in INITIALIZERS:
+        if option in config and (not isinstance(config[option], str)
+                                 or config[option] not in INITIALIZERS):
             raise ValueError(f"{option} {config[option]!r:.40} is not one of "
                              f"{', '.join(sorted(INITIALIZERS))}")
     _takes(declared, width, n_in, f"Linear({n_in}, {n_out})")
