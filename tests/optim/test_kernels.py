@@ -340,3 +340,17 @@ def test_every_compiled_update_restores_the_threads_float_mode(name):
     assert expected != 0
     CALLS[name](*_stuck_state(np.float32))
     assert np.multiply(np.float32(tiny), np.float32(3)) == expected
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_plain_sgd_keeps_subnormals_as_numpy_does(monkeypatch, dtype):
+    """Plain SGD holds no decaying state, and flushing its pass measured no faster, so its loop
+    does not flush: a weight at 0 moved by a subnormal step gets it, in both forms."""
+    W, g, *_ = vectors(dtype, n=64, seed=3)
+    tiny = np.finfo(dtype).smallest_subnormal
+    W[:8], g[:8] = 0, tiny * np.arange(2, 18, 2)
+    compiled, numpy_form = _both_forms(monkeypatch, lambda W, g: kernels.sgd(W, g, eta=0.5),
+                                       [W, g])
+    assert (compiled[0][:8] != 0).all()
+    _same_bits(compiled[0], numpy_form[0])
+    np.testing.assert_array_equal(compiled[0], sgd(W, g, eta=0.5))

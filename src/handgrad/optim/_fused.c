@@ -1,12 +1,12 @@
 /* handgrad.optim._fused: the optimizers' update rules compiled to one pass over the flat vectors.
  *
- * Why C: NumPy spends a pass over memory per arithmetic operation, so Adam on 1.9 M parameters is
- * ten passes (~3.5 ms); one fused loop is ~0.85 ms (compiled for AVX2 as well, see CLONES in
- * _buffers.h). Numba gives the same loop but costs ~110 MB of resident memory for LLVM in every
- * training process; this module costs a few kilobytes and no start-up. kernels.py holds the
- * same rules in NumPy, which run wherever this module could not be built and to which the tests
- * hold these bit for bit, subnormals aside: the loops run with flush-to-zero (BEGIN_UPDATE,
- * _buffers.h says why).
+ * Why C: NumPy spends a pass over memory per arithmetic operation, where this loop reads and writes
+ * each vector once (BENCHMARKS.md has the numbers). Numba gives the same loop but adds LLVM to every
+ * training process's resident memory; this module costs a few kilobytes and no start-up.
+ * kernels.py holds the same rules as in-place NumPy chains (which run wherever this module could
+ * not be built); tests/optim/test_kernels.py holds both to each other bit for bit and to the
+ * readable rules, subnormals aside: the loops over decaying state run with flush-to-zero
+ * (BEGIN_UPDATE, _buffers.h).
  *
  * Each function takes contiguous, non-overlapping NumPy arrays of one native element type,
  * float32 (suffix _f32) or float64 (_f64), and checks all of that before it touches memory;
@@ -38,7 +38,7 @@
 #define BOTH(f) {#f "_f32", f##_f32, METH_VARARGS, NULL}, {#f "_f64", f##_f64, METH_VARARGS, NULL}
 
 static PyMethodDef methods[] = {
-    BOTH(add_scaled), BOTH(sgd_momentum), BOTH(momentum), BOTH(nesterov_correct),
+    BOTH(add_scaled), BOTH(sgd), BOTH(sgd_momentum), BOTH(momentum), BOTH(nesterov_correct),
     BOTH(adagrad), BOTH(rmsprop), BOTH(adam),
     {NULL, NULL, 0, NULL}
 };

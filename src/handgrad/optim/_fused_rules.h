@@ -113,7 +113,10 @@ static void NAME(adam_loop)(Py_ssize_t n, T *restrict theta, const T *restrict g
  * only while eps, in T, is a normal number and so keeps the denominator away from 0. */
 #define EPS_KEEPS_DENOMINATOR(eps) ((T)(eps) >= (sizeof(T) == 4 ? (T)FLT_MIN : (T)DBL_MIN))
 
-static PyObject *NAME(add_scaled)(PyObject *self, PyObject *args)
+/* x <- x + alpha y, flushed when y is decaying state (Nesterov's look-ahead W + beta Delta W) and
+ * not for plain SGD's W - eta g, which holds no decaying state and where flushing measured no
+ * faster, only different. */
+static PyObject *NAME(run_add_scaled)(PyObject *args, int flush)
 {
     PyObject *o[2];
     Py_buffer v[2];
@@ -121,11 +124,21 @@ static PyObject *NAME(add_scaled)(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "OdO", &o[0], &alpha, &o[1])
         || !get_vectors(o, v, "wr", TYPECODE, NULL, 2, NULL))
         return NULL;
-    BEGIN_UPDATE(1)
+    BEGIN_UPDATE(flush)
     NAME(add_scaled_loop)(v[0].len / sizeof(T), v[0].buf, (T)alpha, v[1].buf);
     END_UPDATE
     release_views(v, 2);
     Py_RETURN_NONE;
+}
+
+static PyObject *NAME(add_scaled)(PyObject *self, PyObject *args)
+{
+    return NAME(run_add_scaled)(args, 1);
+}
+
+static PyObject *NAME(sgd)(PyObject *self, PyObject *args)
+{
+    return NAME(run_add_scaled)(args, 0);
 }
 
 static PyObject *NAME(sgd_momentum)(PyObject *self, PyObject *args)

@@ -70,8 +70,13 @@ def add_scaled(x, y, *, alpha, scratch=None):
 
 
 def sgd(W, g, *, eta, scratch=None):
-    """Gradient descent in place: W <- W - eta g."""
-    add_scaled(W, g, alpha=-eta, scratch=scratch)
+    """Gradient descent in place: W <- W - eta g (subnormals kept: no decaying state here)."""
+    fused = _compiled("sgd", W)
+    if fused is not None:
+        return fused(W, -eta, g)
+    s = _scratch(scratch, W)
+    np.multiply(g, W.dtype.type(-eta), out=s)
+    W += s
 
 
 def sgd_momentum(W, g, b, *, eta, mu, tau, nesterov, first, scratch=None):
