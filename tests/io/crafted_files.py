@@ -683,5 +683,18 @@ def child(plan_path: str, results_path: str) -> None:
         indent=1))
 
 
+def allocation_growth(mebibytes: int) -> int:
+    """The measurement's control: ru_maxrss growth of touching ``mebibytes`` MiB here."""
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+    before = maxrss_bytes()
+    block = np.ones(mebibytes * 2**20 // 8)  # ones, not zeros: the pages are touched
+    growth = maxrss_bytes() - before
+    del block
+    return growth
+
+
 if __name__ == "__main__":
-    child(sys.argv[1], sys.argv[2])
+    if sys.argv[1] == "--allocate":
+        print(allocation_growth(int(sys.argv[2])))
+    else:
+        child(sys.argv[1], sys.argv[2])

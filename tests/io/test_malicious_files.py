@@ -58,3 +58,14 @@ def test_peak_memory_of_loading_any_file_stays_under_200_mb(suite):
     worst = max(by_name.values(), key=lambda r: r["maxrss_growth"])
     assert growth < PEAK_LIMIT, (f"peak grew by {growth / 2**20:.0f} MB while loading; the "
                                  f"largest step: {worst['name']} ({worst['maxrss_growth']} bytes)")
+
+
+@pytest.mark.parametrize("mebibytes", [0, 300])
+def test_the_memory_measurement_sees_an_allocation(mebibytes):
+    """The control for the test above: the same measurement in the same kind of child sees 300 MB
+    allocated (so a load that allocated them would fail the limit) and not a load that did not."""
+    child = subprocess.run([sys.executable, crafted_files.__file__, "--allocate", str(mebibytes)],
+                           capture_output=True, text=True, timeout=120)
+    assert child.returncode == 0, child.stderr[-2000:]
+    growth = int(child.stdout)
+    assert (growth > PEAK_LIMIT) == (mebibytes * 2**20 > PEAK_LIMIT), growth
