@@ -85,4 +85,4 @@ def test_blas_thread_cap_is_deterministic_and_validated(tmp_path, capsys):
     assert np.array_equal(a.theta, b.theta)
     assert [pool["num_threads"] for pool in threadpool_info()] == before  # restored after fit
     assert main(args[:-4] + ["--threads", "0", "--runs-dir", str(tmp_path)]) == 2
-    assert "threads must be a positive integer" in capsys.readouterr().err
+    assert "invalid --threads: 0" in capsys.readouterr().err

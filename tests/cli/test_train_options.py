@@ -34,7 +34,7 @@ def test_resume_with_a_different_architecture_is_refused(tmp_path, capsys):
     checkpoint = tmp_path / "arch" / "checkpoint.safetensors"
     before = checkpoint.read_bytes()
     err = run_error(capsys, *args, "--hidden", "5", "--epochs", "2", "--resume")
-    assert "different architecture" in err and "checkpoint.safetensors" in err
+    assert "--hidden 5 (the run has 4)" in err and "checkpoint.safetensors" in err
     assert checkpoint.read_bytes() == before  # nothing lost
 
 

@@ -11,7 +11,6 @@ import pytest
 from handgrad.nn import MLP, get_loss
 from handgrad.optim import get_optimizer
 from handgrad.train import Callback, Checkpoint, EarlyStopping, Task, Trainer, resume
-from handgrad.train.callbacks import _copy_buffers
 
 
 def data(seed=0, n=90):
@@ -102,7 +101,7 @@ class Record(Callback):
 
     def on_epoch_end(self, trainer, record):
         self.theta[record["epoch"]] = trainer.model.theta.copy()
-        self.buffers[record["epoch"]] = _copy_buffers(trainer.model)
+        self.buffers[record["epoch"]] = trainer.model.snapshot().buffers
         self.val_loss[record["epoch"]] = record["val_loss"]
 
 
@@ -135,7 +134,7 @@ def test_early_stopping_restores_best_weights(restore_best):
     assert stopper.best_epoch == best
     expected = best if restore_best else trainer.epoch
     np.testing.assert_array_equal(model.theta, record.theta[expected])
-    for name, buf in _copy_buffers(model).items():
+    for name, buf in model.snapshot().buffers.items():
         np.testing.assert_array_equal(buf, record.buffers[expected][name], err_msg=name)
     if restore_best:
         assert not np.array_equal(model.theta, record.theta[trainer.epoch])

@@ -6,12 +6,16 @@ through a checkpoint so a resumed run behaves as if never stopped.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from handgrad import io
+from handgrad.nn.module import Snapshot
+from handgrad.errors import ModelFileError, OptionError
+from handgrad.validate import check_bool, check_int, check_option
 
 
 class Callback:
@@ -71,17 +75,21 @@ class Checkpoint(Callback):
     """
 
     def __init__(self, path, every: int = 1, metadata: dict | None = None):
-        if every < 1:
-            raise ValueError(f"checkpoint interval must be >= 1 epoch, got {every}")
-        self.path, self.every, self.metadata = Path(path), int(every), metadata or {}
+        self.path, self.every = Path(path), check_int("checkpoint every", every, 1)
+        self.metadata = metadata or {}
+        self.saved_epoch = None  # epochs completed in the newest checkpoint of this run, if any
 
     def on_train_begin(self, trainer):
         # a kill during an earlier run's write leaves its temporary file; never keep it around
         io.remove_stale_temps(self.path)
+        resumed = trainer.epoch or trainer.step_in_epoch
+        self.saved_epoch = trainer.epoch if resumed and self.path.is_file() else None
 
     def save(self, trainer) -> Path:
         extra = {"trainer": trainer.state_dict(), "metadata": self.metadata}
-        return io.atomic_write_bytes(self.path, io.dump(trainer.model, extra, kind="checkpoint"))
+        path = io.atomic_write_bytes(self.path, io.dump(trainer.model, extra, kind="checkpoint"))
+        self.saved_epoch = trainer.epoch
+        return path
 
     def on_epoch_end(self, trainer, record):
         if trainer.epoch % self.every == 0:
@@ -97,50 +105,69 @@ class Checkpoint(Callback):
 
 def resume(trainer, path) -> dict:
     """Load a checkpoint into ``trainer`` (model, optimizer, schedule, random streams, position).
-    Returns the checkpoint's metadata."""
+    Returns the checkpoint's metadata. A state that does not fit the trainer (another optimizer,
+    negative counters, missing entries) is a ModelFileError naming the file."""
     meta, tensors = io.read(path, kind="checkpoint")
     io.restore_weights(trainer.model, tensors, source=str(path))
-    extra = io.join_state(meta["extra"], tensors)
-    trainer.load_state_dict(extra["trainer"])
+    try:
+        extra = io.join_state(meta["extra"], tensors)
+        trainer.load_state_dict(extra["trainer"])
+    except (KeyError, TypeError, ValueError) as err:
+        detail = f"missing {err}" if isinstance(err, KeyError) else str(err)
+        raise ModelFileError(f"{path}: cannot resume from this checkpoint: {detail}") from None
     return extra.get("metadata", {})
 
 
 class EarlyStopping(Callback):
     """Stops when the monitored value (validation loss by default) has not improved by
-    ``min_delta`` for ``patience`` epochs, and restores the best weights."""
+    ``min_delta`` for ``patience`` epochs, and restores the best weights and buffers (batch norm's
+    running statistics). Random streams run on: they are not part of what was best."""
 
     def __init__(self, patience: int = 10, monitor: str = "val_loss", min_delta: float = 0.0,
                  restore_best: bool = True):
-        if patience < 1:
-            raise ValueError(f"patience must be >= 1, got {patience}")
-        self.patience, self.monitor, self.min_delta = int(patience), monitor, float(min_delta)
-        self.restore_best = restore_best
-        self.best, self.best_epoch, self.best_theta, self.wait = np.inf, 0, None, 0
-        self.best_buffers: dict = {}
+        self.patience = check_int("patience", patience, 1)
+        if not isinstance(monitor, str):
+            raise OptionError(f"invalid monitor: {monitor!r} (expected a history key such as "
+                              "'val_loss')")
+        self.monitor, self.min_delta = monitor, check_option("min_delta", min_delta, 0.0)
+        self.restore_best = check_bool("restore_best", restore_best)
+        self.best, self.best_epoch, self.wait = np.inf, 0, 0
+        self.best_snapshot: Snapshot | None = None  # model.snapshot(params=True) at the best
+
+    @property
+    def best_theta(self):
+        return None if self.best_snapshot is None else self.best_snapshot.theta
+
+    @property
+    def best_buffers(self) -> dict:
+        return {} if self.best_snapshot is None else self.best_snapshot.buffers
 
     def _score(self, record):
         value = record.get(self.monitor)
         if value is None:
-            raise ValueError(f"early stopping monitors {self.monitor!r}, which this run does not "
-                             f"record (available: {sorted(record)}); give validation data")
+            raise OptionError(f"early stopping monitors {self.monitor!r}, which this run does not "
+                              f"record (available: {sorted(record)}); give validation data")
         return -value if self.monitor.endswith(("accuracy", "r2")) else value
 
     def on_epoch_end(self, trainer, record):
         score = self._score(record)
         if score < self.best - self.min_delta:
             self.best, self.best_epoch, self.wait = score, record["epoch"], 0
-            self.best_theta = trainer.model.theta.copy()
-            self.best_buffers = _copy_buffers(trainer.model)
+            self.best_snapshot = trainer.model.snapshot(params=True)
             return
         self.wait += 1
         if self.wait >= self.patience:
             trainer.stop_training, trainer.stop_reason = True, "early_stopping"
 
     def on_train_end(self, trainer):
-        if self.restore_best and self.best_theta is not None and \
-                trainer.stop_reason == "early_stopping":
-            trainer.model.theta[...] = self.best_theta
-            _restore_buffers(trainer.model, self.best_buffers)
+        if self.restore_best and trainer.stop_reason == "early_stopping":
+            self.restore(trainer.model)
+
+    def restore(self, model) -> None:
+        """Put the best epoch's weights and buffers back into ``model`` (if there was one)."""
+        if self.best_snapshot is not None:
+            now = dict(model.named_rng_states())
+            model.restore(dataclasses.replace(self.best_snapshot, rng_states=now))
 
     def state_dict(self):
         return {"best": float(self.best), "best_epoch": self.best_epoch, "wait": self.wait,
@@ -148,16 +175,5 @@ class EarlyStopping(Callback):
 
     def load_state_dict(self, state):
         self.best, self.best_epoch, self.wait = state["best"], state["best_epoch"], state["wait"]
-        self.best_theta, self.best_buffers = state["best_theta"], state["best_buffers"]
-
-
-def _copy_buffers(model) -> dict:
-    return {f"{path}{name}": buf.copy()
-            for path, module in io.modules_with_buffers(model)
-            for name, buf in module.buffers.items()}
-
-
-def _restore_buffers(model, saved: dict) -> None:
-    for path, module in io.modules_with_buffers(model):
-        for name in module.buffers:
-            module.buffers[name] = saved[f"{path}{name}"].copy()
+        theta, buffers = state["best_theta"], state["best_buffers"]
+        self.best_snapshot = None if theta is None else Snapshot(dict(buffers), {}, theta)

@@ -26,8 +26,8 @@ import warnings
 import numpy as np
 
 from handgrad.data.preprocessing import minibatches
-from handgrad.errors import DivergenceError, NonFiniteError, ShapeError
-from handgrad.validate import as_float_array
+from handgrad.errors import DivergenceError, NonFiniteError, OptionError, ShapeError
+from handgrad.validate import as_float_array, check_bool, check_int, check_option
 from handgrad.nn.losses import Loss
 from handgrad.nn.module import Module
 from handgrad.train.closure import BatchClosure
@@ -59,22 +59,22 @@ class Trainer:
                  batch_size: int = 32, epochs: int = 10, seed: int = 0, shuffle: bool = True,
                  schedule=None, penalty=None, callbacks=(), tol: float | None = None,
                  running_lambda: float = 0.05, threads: int | None = None):
-        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
-                                    or threads < 1):
-            raise ValueError(f"threads must be a positive integer or None, got {threads!r}")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        if epochs < 0:
-            raise ValueError(f"epochs must be >= 0, got {epochs}")
-        if not 0.0 < running_lambda <= 1.0:
-            raise ValueError(f"running_lambda must be in (0, 1], got {running_lambda}")
+        _check_parts(model, loss, optimizer, task)
         self.model, self.loss, self.optimizer, self.task = model, loss, optimizer, task
-        self.batch_size, self.epochs, self.shuffle = int(batch_size), int(epochs), shuffle
-        self.schedule, self.penalty, self.tol = schedule, penalty or None, tol
-        self.threads = threads
+        self.batch_size = check_int("batch_size", batch_size, 1)
+        self.epochs = check_int("epochs", epochs, 0)
+        self.shuffle = check_bool("shuffle", shuffle)
+        self.tol = None if tol is None else check_option("tol", tol, 0.0)
+        self.running_lambda = check_option("running_lambda", running_lambda, 0.0, 1.0,
+                                           low_open=True)
+        self.threads = None if threads is None else check_int("threads", threads, 1)
+        if penalty is not None:
+            raise OptionError(f"invalid penalty: {penalty!r} (the trainer no longer adds a "
+                              "penalty: give l2= / l1= to the optimizer, e.g. "
+                              "get_optimizer('sgd', model, lr=0.1, l2=1e-3))")
+        self.schedule = schedule
         self.callbacks = list(callbacks)
-        self.running_lambda = running_lambda
-        self.rng = np.random.default_rng(seed)
+        self.rng = np.random.default_rng(check_int("seed", seed, 0))
         self.history = History()
         self.epoch = 0            # epochs completed
         self.step_in_epoch = 0    # batches completed in the current epoch
@@ -89,11 +89,17 @@ class Trainer:
     # --- public ---------------------------------------------------------------------------------
     def fit(self, x, d, x_val=None, d_val=None) -> History:
         """Train until ``epochs`` are completed (counting epochs of a resumed run) or a stop."""
-        x, d = self._check_data(x, d, "training")
+        # The boundary: the data, the targets and the run's settings are checked here, once;
+        # every step below runs on them unchecked.
+        self._check_settings()
+        x, d, targets = self._check_data(x, d, "training")
+        if (x_val is None) != (d_val is None):
+            given, missing = ("x_val", "d_val") if d_val is None else ("d_val", "x_val")
+            raise OptionError(f"invalid validation data: {given} given without {missing} "
+                              "(give both, or neither)")
         has_val = x_val is not None
         if has_val:
-            x_val, d_val = self._check_data(x_val, d_val, "validation")
-        targets = self.task.targets(d, x.dtype) if self.task else d
+            x_val, d_val, _ = self._check_data(x_val, d_val, "validation")
         self._warn_if_batch_method_on_minibatches(len(x))
         self.stop_training, self.stop_reason = False, ""
         self._call("on_train_begin")
@@ -120,8 +126,7 @@ class Trainer:
 
     def evaluate(self, x, d) -> dict:
         """Loss (and metric, with a task) on a data set, in eval mode, in batches."""
-        x, d = self._check_data(x, d, "evaluation")
-        targets = self.task.targets(d, x.dtype) if self.task else d
+        x, d, targets = self._check_data(x, d, "evaluation")
         was_training = self.model.training
         self.model.eval()
         try:
@@ -161,17 +166,20 @@ class Trainer:
             self._interrupt.check()
 
     def _train_step(self, xb, tb):
-        closure = BatchClosure(self.model, self.loss, xb, tb, self.penalty,
-                               rewind=getattr(self.optimizer, "needs_closure", True))
+        optimizer = self.optimizer
+        closure = BatchClosure(self.model, self.loss, xb, tb,
+                               rewind=getattr(optimizer, "needs_closure", True))
+        # The optimizer adds the penalty's gradient (one implementation of regularisation); the
+        # reported loss L = Div + lambda R(W) adds its value at the W the gradient was taken at.
+        penalty = optimizer.penalty() if getattr(optimizer, "penalty_in_loss", False) else 0.0
         try:
             # Every optimizer takes the closure (torch.optim's convention): plain methods evaluate
             # it once at W, the others wherever their rule needs the loss.
-            value = self.optimizer.step(closure)
+            value = float(optimizer.step(closure)) + penalty
         except NonFiniteError as err:
             # The loss rejects a non-finite prediction before its value exists: the same divergence.
             raise DivergenceError(f"training diverged: non-finite values at {self._where()} "
                                   f"({err}); lower the learning rate") from err
-        value = float(value)
         if not np.isfinite(value):
             raise DivergenceError(
                 f"training diverged: the loss became {value} at {self._where()}; lower the "
@@ -228,15 +236,31 @@ class Trainer:
 
     # --- helpers --------------------------------------------------------------------------------
     def _check_data(self, x, d, which):
+        """(x, d, targets): x a finite 2-D array of the model's width and dtype, d one target per
+        row (class indices checked by the task), targets what the loss takes."""
         x = as_float_array(f"{which} input x", x, ndim=2, dtype=self.model.dtype)
+        width = getattr(self.model, "in_features", None)
+        if width is not None and x.shape[1] != width:
+            raise ShapeError(f"{which} input x has {x.shape[1]} features but the model takes "
+                             f"{width}")
+        if d is None:
+            raise OptionError(f"invalid {which} targets d: None (expected one target per row)")
         d = np.asarray(d)
-        if len(d) != len(x):
-            raise ShapeError(f"{which} data: {len(x)} input rows but {len(d)} targets")
+        if d.ndim == 0 or len(d) != len(x):
+            raise ShapeError(f"{which} data: {len(x)} input rows but targets of shape {d.shape}")
         if len(x) == 0:
-            raise ValueError(f"{which} data is empty")
-        if np.issubdtype(d.dtype, np.floating):
-            as_float_array(f"{which} targets d", d, ndim=None)
-        return x, d
+            raise ShapeError(f"{which} data is empty (0 rows)")
+        if self.task is not None:
+            return x, d, self.task.targets(d, x.dtype, name=f"{which} targets d")
+        if d.dtype.kind not in "biuf":
+            raise TypeError(f"{which} targets d must be numeric, got dtype {d.dtype}")
+        as_float_array(f"{which} targets d", d, ndim=None)
+        return x, d, d
+
+    def _check_settings(self) -> None:
+        """Attributes a user (or scikit-learn's wrapper) may set between fits, checked again."""
+        self.batch_size = check_int("batch_size", self.batch_size, 1)
+        self.epochs = check_int("epochs", self.epochs, 0)
 
     def _correct(self, labels, part, y) -> float:
         if self.task is None:
@@ -271,13 +295,18 @@ class Trainer:
         return state
 
     def load_state_dict(self, state: dict) -> None:
-        self.epoch, self.step_in_epoch = state["epoch"], state["step_in_epoch"]
-        self.global_step, self.running_loss = state["global_step"], state["running_loss"]
+        """Restore :meth:`state_dict`'s output; counters are checked first (a checkpoint's
+        ``epoch = -100`` would train 105 epochs), and nothing changes when one is wrong."""
+        counters = _check_counters(state)
+        running = state["running_loss"]
+        running = None if running is None else check_option("running_loss", running)
+        self.optimizer.load_state_dict(state["optimizer"])  # checks its own state first
+        self.epoch, self.step_in_epoch, self.global_step = counters
+        self.running_loss = running
         self.rng.bit_generator.state = state["rng"]
         self._epoch_rng_state = state["epoch_rng"]
         self._epoch = _EpochTotals(**state["epoch_totals"])
         self.history = History(state["history"])
-        self.optimizer.load_state_dict(state["optimizer"])
         set_module_rng_states(self.model, state["module_rngs"])
         for callback in self.callbacks:
             saved = state["callbacks"].get(type(callback).__name__)
@@ -285,6 +314,55 @@ class Trainer:
                 callback.load_state_dict(saved)
         if self.schedule is not None and "schedule" in state:
             self.schedule.load_state_dict(state["schedule"])
+
+
+def _check_counters(state: dict) -> tuple[int, int, int]:
+    """(epoch, step_in_epoch, global_step) of a saved state: non-negative integers, the history
+    one record per completed epoch, and a mid-epoch position only with its permutation saved."""
+    missing = sorted({"epoch", "step_in_epoch", "global_step", "running_loss", "rng",
+                      "epoch_rng", "epoch_totals", "history", "optimizer", "module_rngs",
+                      "callbacks"} - set(state))
+    if missing:
+        raise OptionError(f"invalid trainer state: missing {', '.join(missing)}")
+    epoch = check_int("trainer state epoch", state["epoch"], 0)
+    step = check_int("trainer state step_in_epoch", state["step_in_epoch"], 0)
+    global_step = check_int("trainer state global_step", state["global_step"], epoch + (step > 0))
+    history = state["history"]
+    if not isinstance(history, dict) or any(not isinstance(v, list) for v in history.values()):
+        raise OptionError("invalid trainer state history (expected lists per key)")
+    recorded = len(history.get("train_loss", []))
+    if recorded != epoch:
+        raise OptionError(f"invalid trainer state epoch: {epoch} (expected {recorded}, the "
+                          "number of epochs in its history)")
+    if step and state["epoch_rng"] is None:
+        raise OptionError(f"invalid trainer state step_in_epoch: {step} (a mid-epoch position "
+                          "needs the epoch's random state)")
+    return epoch, step, global_step
+
+
+def _check_parts(model, loss, optimizer, task) -> None:
+    """The model, loss, optimizer and task must belong together: an optimizer built for another
+    model steps a vector this model never reads (nothing would move), and a task whose loss is
+    not the loss trained would encode targets for the wrong divergence."""
+    if not isinstance(model, Module) or model.theta is None:
+        raise OptionError(f"invalid model: {type(model).__name__} (expected a flattened "
+                          "handgrad Module, e.g. an MLP)")
+    if not isinstance(loss, Loss):
+        raise OptionError(f"invalid loss: {loss!r} (expected a Loss, e.g. get_loss('mse'))")
+    if not callable(getattr(optimizer, "step", None)):
+        raise OptionError(f"invalid optimizer: {type(optimizer).__name__} (expected an "
+                          "optimizer with step(closure), e.g. get_optimizer('adam', model))")
+    theta = getattr(optimizer, "theta", None)
+    if theta is not None and not (theta is model.theta or np.shares_memory(theta, model.theta)):
+        raise OptionError("invalid optimizer: it was built for another model (its parameter "
+                          "vector is not this model's theta); build it with "
+                          "get_optimizer(name, model) for the model you train")
+    if task is not None:
+        if not isinstance(task, Task):
+            raise OptionError(f"invalid task: {task!r} (expected a Task)")
+        if task.loss != loss.name:
+            raise OptionError(f"invalid task: its loss is {task.loss!r} but the trainer's loss "
+                              f"is {loss.name!r} (give the same loss to both)")
 
 
 class _DeferredInterrupt:
