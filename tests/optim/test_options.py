@@ -144,3 +144,16 @@ def test_an_unflattened_model_is_refused():
     layer.theta = layer.grad = None
     with pytest.raises(ValueError, match="flattened model"):
         get_optimizer("sgd", layer)
+
+
+def test_every_docstring_names_each_option_it_takes():
+    """Each option is tied to the notes' symbol in the optimizer's docstring (or, for the options
+    every optimizer shares, in the base module's)."""
+    import sys
+
+    import handgrad.optim.base as base
+    for name, cls in OPTIMIZERS.items():
+        text = "".join(c.__doc__ or "" for c in cls.__mro__) + sys.modules[cls.__module__].__doc__
+        text += base.__doc__
+        missing = [o for o in option_names(cls) if f"``{o}``" not in text]
+        assert not missing, f"{name}: {missing}"

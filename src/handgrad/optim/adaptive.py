@@ -153,7 +153,7 @@ class Adam(Optimizer):
     """Adam with bias correction (Kingma & Ba 2015, Algorithm 1; 002, "Adam update"):
 
     input: eta (``lr``), beta1 and beta2 (``beta1``, ``beta2``, or torch's
-        ``betas=(beta1, beta2)``), eps (``eps``), ``amsgrad``, lambda_2 (``weight_decay`` or
+        ``betas`` = (beta1, beta2)), eps (``eps``), ``amsgrad``, lambda_2 (``weight_decay`` or
         ``l2``: an L2 term in the gradient), lambda_1 (``l1``); t counts the steps from 1
         g     <- grad_W Loss + lambda_2 M W
         m     <- beta1 m + (1 - beta1) g            first moment (momentum)

@@ -24,7 +24,7 @@ L2 as weight decay, "the biases are not regularized"), applied by ``opt.regulari
 
 lambda_2 is ``l2`` (or torch's ``weight_decay``, the same term for every method but AdamW, so
 only one of the two may be given); lambda_1 is ``l1``. M is ``model.decay_mask()`` (1 on weights,
-0 on biases), or 1 everywhere with ``decay_biases=True`` (what ``torch.optim`` does, needed to
+0 on biases), or 1 everywhere with ``decay_biases`` = True (what ``torch.optim`` does, needed to
 compare with it). After ``step`` ``model.grad`` holds the regularised gradient. AdamW's
 ``weight_decay`` is decoupled and applied in its own rule.
 """

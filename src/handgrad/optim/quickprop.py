@@ -18,6 +18,9 @@ from handgrad.validate import check_bool, check_option
 class QuickProp(Optimizer):
     """QuickProp, per weight, with D(k) = dErr/dw at w(k) and s(k) = w(k+1) - w(k):
 
+    input: eta (``lr``), mu (``mu``, Fahlman's maximum growth factor), ``add_gradient``,
+        lambda_2 (``weight_decay`` or ``l2``), lambda_1 (``l1``)
+
         secant step     s(k) = - D(k) / [(D(k) - D(k-1)) / s(k-1)]
                              = s(k-1) D(k) / (D(k-1) - D(k))
         growth limit    |s(k)| <= mu |s(k-1)|      (Fahlman's maximum growth factor, mu = 1.75);
@@ -29,7 +32,7 @@ class QuickProp(Optimizer):
                         information)
         w(k+1) = w(k) + s(k)
 
-    This is the notes' rule w(k+1) = w(k) - (E'(k) - E'(k-1))/Delta w(k-1))^-1 E'(k) with
+    This is the notes' rule w(k+1) = w(k) - ((E'(k) - E'(k-1)) / Delta w(k-1))^-1 E'(k) with
     Delta w(k-1) = w(k) - w(k-1). (001's per-weight formula writes the same step with Delta w as
     the amount *subtracted*, which flips its sign; the finite-difference curvature needs the signed
     displacement.) With ``add_gradient=True`` it also adds Fahlman's gradient term -eta D(k) when

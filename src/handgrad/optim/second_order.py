@@ -108,8 +108,8 @@ class Newton(_SecondOrder):
     """Newton's method with the exact Hessian, modified where it is not positive definite:
 
     input: eta (``lr``), ``fix`` ("abs", "shift" or "none"), delta's factor (``damping``),
-        ``hessian`` ("fd" or "exact"), h (``fd_step``), ``line_search``, lambda_2 (``weight_decay``
-        or ``l2``), lambda_1 (``l1``)
+        ``hessian_method`` ("fd" or "exact"), h (``fd_step``), ``line_search``, n's limit
+        (``max_params``), lambda_2 (``weight_decay`` or ``l2``), lambda_1 (``l1``)
         H = the Hessian of the regularised objective at W (``handgrad.optim.curvature``):
             "fd":    column j = (grad E(W + h e_j) - grad E(W - h e_j)) / 2h from backprop
                      gradients, symmetrised (2n backward passes);
@@ -222,7 +222,10 @@ class LBFGS(_LineSearchMethod):
 
         s_i = W(i+1) - W(i),   y_i = grad E(W(i+1)) - grad E(W(i)),   rho_i = 1 / (y_i^T s_i)
 
-    by the two-loop recursion (Nocedal & Wright, Algorithm 7.4) with H_0 = (s^T y / y^T y) I:
+    by the two-loop recursion (Nocedal & Wright, Algorithm 7.4) with H_0 = (s^T y / y^T y) I.
+
+    input: eta (``lr``), m (``history_size``), ``line_search``, the Wolfe constants c1, c2
+        (``c1``, ``c2``), ``tolerance_grad``, lambda_2 (``weight_decay`` or ``l2``), lambda_1 (``l1``)
 
         q <- grad E;  for i = newest..oldest: a_i = rho_i s_i^T q;  q <- q - a_i y_i
         r <- H_0 q;   for i = oldest..newest: b = rho_i y_i^T r;   r <- r + s_i (a_i - b)
@@ -313,6 +316,8 @@ class ConjugateGradient(_LineSearchMethod):
     """Nonlinear conjugate gradient (Fletcher & Reeves 1964; Polak & Ribiere 1969) with a
     strong-Wolfe line search (Nocedal & Wright, section 5.2):
 
+    input: eta (``lr``), ``beta_rule``, ``restart``, the Wolfe constants c1, c2 (``c1``, ``c2``),
+        lambda_2 (``weight_decay`` or ``l2``), lambda_1 (``l1``)
         d_0 = -g_0
         beta_k = max(0, g_k^T (g_k - g_(k-1)) / g_(k-1)^T g_(k-1))    (beta_rule="pr", PR+)
         beta_k = g_k^T g_k / g_(k-1)^T g_(k-1)                         (beta_rule="fr")
@@ -417,6 +422,8 @@ class LevenbergMarquardt(_SecondOrder):
     Marquardt 1963; 001: "estimate Hessian from Jacobians, diagonal load it to ensure positive
     definiteness").
 
+    input: eta (``lr``), mu (``mu``, the damping), ``mu_up``, ``mu_down``, ``max_tries``,
+        ``marquardt``, ``max_params``, lambda_2 (``weight_decay`` or ``l2``), lambda_1 (``l1``)
         r = vec(Y - D),  J = dr/dW (one row per sample and output)
         H_GN = 2k J^T J + lambda_2 M                Gauss-Newton: drops the r d2r/dW2 terms
         solve (H_GN + mu I) delta = -grad_W E       (``marquardt=True``: mu diag(H_GN) instead)
