@@ -86,7 +86,8 @@ def test_penalty_value_and_gradient_are_the_formula(mask_kind):
 
 
 def test_l2_is_weight_decay_for_sgd_and_the_term_is_added_once():
-    """--l2 with --weight-decay doubled the term; now l2 and weight_decay are one term, given once."""
+    """--l2 with --weight-decay doubled the term; now l2 and weight_decay are one term, given
+    once."""
     for options in (dict(l2=0.3), dict(weight_decay=0.3)):
         model, closure = setup(5)
         M = model.decay_mask().astype(float)

@@ -401,9 +401,9 @@ class LeastSquares:
     ``LeastSquares.of(closure)`` makes one from any closure: the ``least_squares()`` of the closure
     or of its model when either offers one (a problem that knows its residuals, as the test
     functions of ``handgrad.testfunctions``; any object with ``scale()`` and ``jacobian()``), else
-    the network form from its ``model``, ``loss``, ``x`` and ``d`` (squared-error losses only). ``jacobian()`` backpropagates
-    each output of each sample as a unit vector, one sample at a time, so the model must treat
-    samples independently (no batch statistics in training mode).
+    the network form from its ``model``, ``loss``, ``x`` and ``d`` (squared-error losses only).
+    ``jacobian()`` backpropagates each output of each sample as a unit vector, one sample at a
+    time, so the model must treat samples independently (no batch statistics in training mode).
     """
 
     def __init__(self, model, loss, x, d):

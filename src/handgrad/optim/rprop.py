@@ -11,7 +11,8 @@ overshot), within a floor Delta_min and a ceiling Delta_max. Three variants:
 - ``rprop_simple``        the notes' simplified pseudo-code, line by line.
 
 input (all three): Delta_0 (``lr``), eta- (``eta_minus``; the notes' beta), eta+ (``eta_plus``;
-the notes' alpha), Delta_min (``step_min``), Delta_max (``step_max``), lambda_2 (``weight_decay`` or ``l2``), lambda_1 (``l1``).
+the notes' alpha), Delta_min (``step_min``), Delta_max (``step_max``), lambda_2 (``weight_decay``
+or ``l2``), lambda_1 (``l1``).
 ``lr`` is the initial step size Delta_0; a learning-rate schedule does not affect Rprop. Rprop is a
 batch method: it is defined for the full-batch gradient, and mini-batch noise flips signs at random.
 """

@@ -225,7 +225,8 @@ class LBFGS(_LineSearchMethod):
     by the two-loop recursion (Nocedal & Wright, Algorithm 7.4) with H_0 = (s^T y / y^T y) I.
 
     input: eta (``lr``), m (``history_size``), ``line_search``, the Wolfe constants c1, c2
-        (``c1``, ``c2``), ``tolerance_grad``, lambda_2 (``weight_decay`` or ``l2``), lambda_1 (``l1``)
+        (``c1``, ``c2``), ``tolerance_grad``, lambda_2 (``weight_decay`` or ``l2``),
+        lambda_1 (``l1``)
 
         q <- grad E;  for i = newest..oldest: a_i = rho_i s_i^T q;  q <- q - a_i y_i
         r <- H_0 q;   for i = oldest..newest: b = rho_i y_i^T r;   r <- r + s_i (a_i - b)
