@@ -202,11 +202,11 @@ def stored_settings(path: Path) -> dict:
     if not path.is_file():
         raise ModelFileError(f"cannot resume: checkpoint not found: {path} (train without "
                              "--resume first)")
-    meta, _ = io.read(path, kind="checkpoint")
-    settings = meta.get("extra", {}).get("metadata", {}).get("settings")
-    if not isinstance(settings, dict) or set(settings) != set(DEFAULTS):
+    settings = io.load_checkpoint(path)[2]["metadata"].get("settings")
+    if not isinstance(settings, dict) or not set(settings) <= set(DEFAULTS):
         raise ModelFileError(f"{path}: the checkpoint does not record its run's settings (written "
                              "by an older handgrad?); train afresh with --overwrite")
+    settings = {**DEFAULTS, **settings}  # a key added since (e.g. impute) takes its default
     try:
         return {k: opts.check_setting(k, v, f"{k} in {path}") for k, v in settings.items()}
     except OptionError as err:

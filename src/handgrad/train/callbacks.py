@@ -107,15 +107,14 @@ def resume(trainer, path) -> dict:
     """Load a checkpoint into ``trainer`` (model, optimizer, schedule, random streams, position).
     Returns the checkpoint's metadata. A state that does not fit the trainer (another optimizer,
     negative counters, missing entries) is a ModelFileError naming the file."""
-    meta, tensors = io.read(path, kind="checkpoint")
+    meta, tensors, extra = io.load_checkpoint(path)
     io.restore_weights(trainer.model, tensors, source=str(path))
     try:
-        extra = io.join_state(meta["extra"], tensors)
         trainer.load_state_dict(extra["trainer"])
     except (KeyError, TypeError, ValueError) as err:
         detail = f"missing {err}" if isinstance(err, KeyError) else str(err)
         raise ModelFileError(f"{path}: cannot resume from this checkpoint: {detail}") from None
-    return extra.get("metadata", {})
+    return extra["metadata"]
 
 
 class EarlyStopping(Callback):
