@@ -137,3 +137,16 @@ def test_build_refuses_deep_nesting_without_recursion_error():
 def test_build_turns_bad_descriptions_into_model_file_errors(config, pattern):
     with pytest.raises(ModelFileError, match=pattern):
         build(config)
+
+
+def test_a_deep_copy_owns_its_vectors_and_its_parameters_stay_views_of_them(rng):
+    import copy
+    model = MLP([3, 4, 2], rng=0, batchnorm=True)
+    model.grad[...] = rng.normal(size=model.grad.size)
+    twin = copy.deepcopy(model)
+    np.testing.assert_array_equal(twin.theta, model.theta)
+    np.testing.assert_array_equal(twin.grad, model.grad)
+    W = twin.layers[0].W
+    assert np.shares_memory(W.data, twin.theta) and not np.shares_memory(W.data, model.theta)
+    twin.theta -= 1.0  # an optimizer on the copy moves the copy's layers, not the original's
+    np.testing.assert_array_equal(W.data, model.layers[0].W.data - 1.0)

@@ -37,6 +37,10 @@ class Sequential(Module):
         # Fixed at construction, so the per-step paths do not rebuild them from the children.
         self.layers: tuple[Module, ...] = tuple(modules)
         self.has_params = tuple(bool(m.parameters()) for m in modules)
+        # Layers whose grad_mode is just the two flags (nn's own leaves): set directly, as the
+        # training closure switches the mode twice a step.
+        self.plain = tuple(not m.children and (m.sets_grads or not m.params)
+                           and type(m).grad_mode is Module.grad_mode for m in modules)
         self.in_features = next((m.in_features for m in modules
                                  if getattr(m, "in_features", None) is not None), None)
         self.output_width(self.in_features)  # layers that do not fit raise ShapeError now
@@ -80,8 +84,11 @@ class Sequential(Module):
         previous = (self.accumulate, self.needs_grad_x)
         self.accumulate, self.needs_grad_x = accumulate, needs_grad_x
         needed = needs_grad_x
-        for layer, has_params in zip(self.layers, self.has_params):
-            layer.grad_mode(accumulate, needed)
+        for layer, has_params, plain in zip(self.layers, self.has_params, self.plain):
+            if plain:
+                layer.accumulate, layer.needs_grad_x = accumulate, needed
+            else:
+                layer.grad_mode(accumulate, needed)
             needed = needed or has_params
         return previous
 

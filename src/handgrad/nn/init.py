@@ -73,10 +73,9 @@ INITIALIZERS = {
 
 
 def get_initializer(name: str):
-    try:
-        return INITIALIZERS[name]
-    except KeyError:
-        raise unknown_option("initialization", name, INITIALIZERS) from None
+    if not isinstance(name, str) or name not in INITIALIZERS:
+        raise unknown_option("initialization", name, INITIALIZERS)
+    return INITIALIZERS[name]
 
 
 def default_init_for(activation: str) -> str:

@@ -39,24 +39,17 @@ class Linear(Module):
         self.init, self.bias_init = init, bias_init
         rng = as_generator(rng)
         shape = (self.out_features, self.in_features)
-        self.params["W"] = Parameter(get_initializer(init)(shape, rng).astype(dtype))
+        self.W = self.params["W"] = Parameter(get_initializer(init)(shape, rng).astype(dtype))
+        self.b: Parameter | None = None
         if bias:
             b = get_initializer(bias_init)((self.out_features, self.in_features), rng)[:, 0]
-            self.params["b"] = Parameter(b.astype(dtype), decay=False)
+            self.b = self.params["b"] = Parameter(b.astype(dtype), decay=False)
         self.y: np.ndarray | None = None
         self.flatten(dtype)
 
-    @property
-    def W(self) -> Parameter:
-        return self.params["W"]
-
-    @property
-    def b(self) -> Parameter | None:
-        return self.params.get("b")
-
     def forward(self, y: np.ndarray) -> np.ndarray:
         self.y = y  # the layer input: grad_W needs it
-        W, b = self.W.data, self.b.data if self.b else None
+        W, b = self.W.data, self.b.data if self.b is not None else None
         if kernels.FAST:
             return kernels.linear_forward(y=y, W=W, b=b)
         z = y @ W.T
@@ -70,12 +63,12 @@ class Linear(Module):
             raise not_run_yet(self)
         if kernels.FAST:
             return kernels.linear_backward(
-                grad_z=grad_z, y=y, W=W.data, grad_W=W.grad, grad_b=b.grad if b else None,
+                grad_z=grad_z, y=y, W=W.data, grad_W=W.grad, grad_b=None if b is None else b.grad,
                 accumulate=self.accumulate, needs_grad_x=self.needs_grad_x)
         if not self.accumulate:  # set = zero, then add
             self.zero_grad()
         W.grad += grad_z.T @ y
-        if b:
+        if b is not None:
             b.grad += grad_z.sum(axis=0)
         return grad_z @ W.data if self.needs_grad_x else None
 

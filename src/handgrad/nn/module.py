@@ -28,6 +28,7 @@ random streams) is declared: ``self.buffers`` and ``get_rng_state``/``set_rng_st
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -51,29 +52,21 @@ class Parameter:
     checked, so the optimizer, which updates the flat vector, moves what the layer uses.
     """
 
-    __slots__ = ("_data", "_grad", "decay", "name")
+    __slots__ = ("data", "grad", "decay", "name")
 
     def __init__(self, data: np.ndarray, decay: bool = True, name: str = "parameter"):
-        self._data = np.array(data)
-        self._grad = np.zeros_like(self._data)
+        data = np.array(data)
+        self.bind(data, np.zeros_like(data))
         self.decay = decay
         self.name = name
 
-    @property
-    def data(self) -> np.ndarray:
-        return self._data
-
-    @data.setter
-    def data(self, value) -> None:
-        self._write(self._data, value, "data")
-
-    @property
-    def grad(self) -> np.ndarray:
-        return self._grad
-
-    @grad.setter
-    def grad(self, value) -> None:
-        self._write(self._grad, value, "grad")
+    def __setattr__(self, name: str, value) -> None:
+        # Reading p.data is a plain attribute access (a training step reads it often); assigning
+        # to data or grad writes into the view instead of rebinding it.
+        if name == "data" or name == "grad":
+            self._write(getattr(self, name), value, name)
+        else:
+            object.__setattr__(self, name, value)
 
     def _write(self, target: np.ndarray, value, what: str) -> None:
         if value is target:  # p.grad += g: NumPy added in place, nothing left to write
@@ -89,18 +82,23 @@ class Parameter:
 
     def bind(self, data: np.ndarray, grad: np.ndarray) -> None:
         """Make ``data``/``grad`` these views (the model's flat vectors; used by ``flatten``)."""
-        self._data, self._grad = data, grad
+        object.__setattr__(self, "data", data)
+        object.__setattr__(self, "grad", grad)
+
+    def __setstate__(self, state) -> None:  # copy.deepcopy: set the slots, not write into views
+        for name, value in state[1].items():
+            object.__setattr__(self, name, value)
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return self._data.shape
+        return self.data.shape
 
     @property
     def size(self) -> int:
-        return self._data.size
+        return self.data.size
 
     def __repr__(self) -> str:
-        return f"Parameter(shape={self.shape}, dtype={self._data.dtype}, decay={self.decay})"
+        return f"Parameter(shape={self.shape}, dtype={self.data.dtype}, decay={self.decay})"
 
 
 @dataclass(frozen=True)
@@ -271,6 +269,22 @@ class Module:
             streams[path].set_rng_state(state)
 
     # --- the flat parameter vector ------------------------------------------------------------
+    def __deepcopy__(self, memo) -> "Module":
+        """A copy whose parameters are views into the copy's own theta and grad (copying each view
+        on its own would leave them detached from the copied vectors)."""
+        new = type(self).__new__(type(self))
+        memo[id(self)] = new
+        for name, value in self.__dict__.items():
+            new.__dict__[name] = copy.deepcopy(value, memo)
+        if new.theta is not None:
+            offset = 0
+            for p in new.parameters():
+                end = offset + p.size
+                p.bind(new.theta[offset:end].reshape(p.shape),
+                       new.grad[offset:end].reshape(p.shape))
+                offset = end
+        return new
+
     def flatten(self, dtype=None) -> "Module":
         """Move every parameter into one vector ``theta`` (and its gradient into ``grad``).
 
