@@ -53,6 +53,12 @@ BAD_STATES = [
     ("adam", ("step_count",), -1, OptionError, "'step_count': -1"),
     ("adam", ("step_count",), 2.5, OptionError, "'step_count': 2.5"),
     ("adam", ("name",), "sgd", OptionError, "state_dict is for optimizer 'sgd', not 'adam'"),
+    ("lm", ("extra", "mu"), -5.0, OptionError, "'extra.mu': -5.0"),
+    ("lm", ("extra", "mu"), "big", OptionError, "'extra.mu': 'big'"),
+    ("cg", ("extra", "since_restart"), -1, OptionError, "'extra.since_restart'"),
+    ("lbfgs", ("extra", "prev_value"), float("nan"), OptionError, "'extra.prev_value'"),
+    ("newton", ("extra", "last_negative"), 1.5, OptionError, "'extra.last_negative'"),
+    ("adam", ("extra",), [1], OptionError, "'extra': \\[1\\]"),
 ]
 
 

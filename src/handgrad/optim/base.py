@@ -169,6 +169,15 @@ class Optimizer:
     def _load_extra_state(self, extra: dict) -> None:
         pass  # subclasses without scalar state have nothing to restore
 
+    @staticmethod
+    def _extra(extra: dict, key: str, default, low=None, low_open=False, integer=False):
+        """A stored scalar of the extra state, checked (None where it may be None)."""
+        value = extra.get(key, default)
+        if value is None and default is None:
+            return None
+        return check_option(f"optimizer state_dict 'extra.{key}'", value, low,
+                            low_open=low_open, integer=integer)
+
     def state_dict(self) -> dict:
         arrays = {k: np.array(getattr(self, k), copy=True) for k in self.state_names}
         return {"name": self.name, "step_count": self.step_count,
@@ -225,6 +234,11 @@ class Optimizer:
         arrays = {k: self._checked_state(k, stored[k], getattr(fresh, k))
                   for k in self.state_names}
         step_count = check_int("optimizer state_dict 'step_count'", state.get("step_count"), 0)
+        extra = state.get("extra", {})
+        if not isinstance(extra, dict):
+            raise OptionError(f"invalid optimizer state_dict 'extra': {extra!r} (expected a "
+                              "mapping)")
+        fresh._load_extra_state(extra)   # checks it before anything of this optimizer changes
         for key, value in fresh.hyperparameters().items():
             setattr(self, key, value)
         for key, value in arrays.items():
@@ -236,7 +250,7 @@ class Optimizer:
         for cached in ("mask", "regularizer"):  # decay_biases or the strengths may have changed
             self.__dict__.pop(cached, None)
         self.step_count = step_count
-        self._load_extra_state(state.get("extra", {}))
+        self._load_extra_state(extra)
 
     def __repr__(self) -> str:
         options = ", ".join(f"{k}={v}" for k, v in self.hyperparameters().items())

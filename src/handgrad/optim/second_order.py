@@ -212,8 +212,8 @@ class Newton(_SecondOrder):
         return {"last_shift": self.last_shift, "last_negative": self.last_negative}
 
     def _load_extra_state(self, extra):
-        self.last_shift = float(extra.get("last_shift", 0.0))
-        self.last_negative = int(extra.get("last_negative", 0))
+        self.last_shift = self._extra(extra, "last_shift", 0.0, 0.0)
+        self.last_negative = self._extra(extra, "last_negative", 0, 0, integer=True)
 
 
 class LBFGS(_LineSearchMethod):
@@ -309,8 +309,8 @@ class LBFGS(_LineSearchMethod):
         return {"prev_value": self.prev_value, "failed_searches": self.failed_searches}
 
     def _load_extra_state(self, extra):
-        self.prev_value = extra.get("prev_value")
-        self.failed_searches = int(extra.get("failed_searches", 0))
+        self.prev_value = self._extra(extra, "prev_value", None)
+        self.failed_searches = self._extra(extra, "failed_searches", 0, 0, integer=True)
 
 
 class ConjugateGradient(_LineSearchMethod):
@@ -407,9 +407,9 @@ class ConjugateGradient(_LineSearchMethod):
                 "failed_searches": self.failed_searches}
 
     def _load_extra_state(self, extra):
-        self.prev_value = extra.get("prev_value")
-        self.since_restart = int(extra.get("since_restart", 0))
-        self.failed_searches = int(extra.get("failed_searches", 0))
+        self.prev_value = self._extra(extra, "prev_value", None)
+        self.since_restart = self._extra(extra, "since_restart", 0, 0, integer=True)
+        self.failed_searches = self._extra(extra, "failed_searches", 0, 0, integer=True)
 
 
 SQUARED_ERROR_LOSSES = curvature.SQUARED_ERROR_LOSSES
@@ -504,5 +504,5 @@ class LevenbergMarquardt(_SecondOrder):
         return {"mu": self.mu, "rejected": self.rejected}
 
     def _load_extra_state(self, extra):
-        self.mu = float(extra["mu"])
-        self.rejected = int(extra.get("rejected", 0))
+        self.mu = self._extra(extra, "mu", self.mu, 0.0, low_open=True)
+        self.rejected = self._extra(extra, "rejected", 0, 0, integer=True)
