@@ -39,3 +39,15 @@ def test_symmetric_point_is_a_saddle_too():
     assert res.run("rprop").escaped_at is not None
     with pytest.raises(ValueError, match="start"):
         SaddleConfig(start="diagonal")
+
+
+def test_the_verdict_says_what_newton_did():
+    """Newton's loss drops below the escape line and then jumps far above the saddle's: the verdict
+    must not rank it among the clean escapes, and must name the Newton it runs."""
+    res = run_saddle(verbose=False, config=SaddleConfig(optimizers=("gd", "newton"), steps=60))
+    newton = res.run("newton")
+    assert newton.escaped_at is not None
+    assert np.nanmax(newton.losses[newton.escaped_at:]) > 10 * res.E_saddle
+    ranking = next(line for line in res.verdict.splitlines() if "stayed below" in line)
+    assert "newton" not in ranking and "gd after" in ranking
+    assert "did not stay" in res.verdict and "fix='abs'" in res.verdict

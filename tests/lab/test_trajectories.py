@@ -51,3 +51,11 @@ def test_unknown_names_are_refused():
         TrajectoriesConfig(optimizers=("gd", "sgdx"))
     with pytest.raises(ValueError, match="test function"):
         TrajectoriesConfig(functions=("himmelblau",))
+
+
+def test_the_verdict_names_the_newton_it_runs():
+    from handgrad.lab.trajectories import TrajectoriesConfig, run_trajectories
+
+    res = run_trajectories(verbose=False, config=TrajectoriesConfig(
+        functions=("saddle",), optimizers=("gd", "newton"), steps=20))
+    assert "modified Newton (fix='abs'" in res.verdict

@@ -188,7 +188,9 @@ def _verdict(r: SaddleResult) -> str:
     n_neg, n_pos = int((lam < -tol).sum()), int((lam > tol).sum())
     stuck = [e.optimizer for e in r.runs if e.moved_from_exact < STUCK]
     moved = [e for e in r.runs if e.moved_from_exact >= STUCK]
-    order = sorted((e for e in r.runs if e.escaped_at is not None), key=lambda e: e.escaped_at)
+    order = sorted((e for e in r.runs if e.escaped_at is not None and not _erratic(e, r)),
+                   key=lambda e: e.escaped_at)
+    erratic = [e for e in r.runs if _erratic(e, r)]
     where = ("the all-zero network (2-{h}-1 tanh, output bias = mean target)" if cfg.start ==
              "zero" else "the symmetric point (2-{h}-1 tanh, every hidden unit a copy of the best "
              "single unit)").format(h=cfg.hidden)
@@ -203,9 +205,24 @@ def _verdict(r: SaddleResult) -> str:
            f"anyway, because they normalise even so tiny a gradient" if moved else "")
         + ".",
         f"From a perturbation of size {cfg.perturbation:g}, escaped (loss below "
-        f"{cfg.escape:g} E_saddle): " + (", ".join(f"{e.optimizer} after {e.escaped_at} steps"
-                                                     for e in order) or "none") + ".",
+        f"{cfg.escape:g} E_saddle) and stayed below E_saddle: "
+        + (", ".join(f"{e.optimizer} after {e.escaped_at} steps" for e in order) or "none") + ".",
     ]
+    for e in erratic:
+        dist = np.linalg.norm(e.thetas - e.thetas[0], axis=1)
+        lines.append(
+            f"{e.optimizer} first dropped below the line after {e.escaped_at} steps but did not "
+            f"stay: its loss then jumped as high as {np.nanmax(e.losses[e.escaped_at:]):.3g} "
+            f"({np.nanmax(e.losses[e.escaped_at:]) / r.E_saddle:.0f} x E_saddle) and its weights "
+            f"went {np.nanmax(dist):.3g} away from the saddle; it ends at E = {e.losses[-1]:.3g}. "
+            "Not a clean escape: an erratic walk through a region where the Hessian is "
+            "indefinite" + (" (handgrad's Newton is the modified one, fix='abs': |lambda| for "
+                            "every eigenvalue, eta = 1, no line search)" if e.optimizer ==
+                            "newton" else "") + ".")
+    if "newton" in cfg.optimizers and not any(e.optimizer == "newton" for e in erratic):
+        lines.append("newton is handgrad's modified Newton (fix='abs': |lambda| for every "
+                     "eigenvalue), which steps away from a saddle; plain Newton would step to it "
+                     "(see `handgrad lab newton-fails`).")
     never = [e for e in r.runs if e.escaped_at is None]
     if never:
         lines.append(f"Not below the escape line after {cfg.steps} steps: " + ", ".join(
@@ -218,6 +235,14 @@ def _verdict(r: SaddleResult) -> str:
                      f"{r.gd_growth_predicted:.4f}. Normalising methods (Rprop, AdaGrad, RMSProp, "
                      f"Adam) ignore how small the gradient is and leave sooner.")
     return "\n".join(lines)
+
+
+def _erratic(e: Escape, r: SaddleResult) -> bool:
+    """Escaped, then climbed back above the saddle's loss (or diverged)."""
+    if e.escaped_at is None:
+        return False
+    after = e.losses[e.escaped_at:]
+    return bool(after.size and (not np.all(np.isfinite(after)) or after.max() > r.E_saddle))
 
 
 def _plot(r: SaddleResult, model, closure, theta_s, lam, V, path):
@@ -236,7 +261,9 @@ def _plot(r: SaddleResult, model, closure, theta_s, lam, V, path):
 
     ax = axes[0, 1]
     for e in r.runs:
-        ax.plot(np.arange(1, e.losses.size + 1), e.losses, label=f"{e.optimizer} (eta={e.lr:g})",
+        ax.plot(np.arange(1, e.losses.size + 1), e.losses,
+                label=f"{e.optimizer} (eta={e.lr:g})" + (
+                    f", erratic: peaks at {np.nanmax(e.losses):.3g}" if _erratic(e, r) else ""),
                 color=plotting.COLORS.get(e.optimizer, "k"))
     ax.axhline(r.E_saddle, color="k", ls=":", lw=1, label="E at the saddle")
     ax.axhline(cfg.escape * r.E_saddle, color="0.5", ls="--", lw=0.8, label="escape line")

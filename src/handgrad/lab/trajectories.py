@@ -184,6 +184,10 @@ def _verdict(res: TrajectoriesResult) -> str:
                     parts.append(f"{r.optimizer} (E = {r.losses[-1]:.2g})")
             line += "; not there: " + ", ".join(parts)
         lines.append(line)
+    if "newton" in cfg.optimizers:
+        lines.append("newton is handgrad's modified Newton (fix='abs': every Hessian eigenvalue "
+                     "replaced by |lambda|, eta = 1), so it steps away from the saddle; plain "
+                     "Newton (fix='none') jumps onto it (see `handgrad lab newton-fails`).")
     return "\n".join(lines)
 
 
@@ -224,9 +228,19 @@ def _plot(res: TrajectoriesResult, path):
         ax.set_xlabel("step")
         ax.set_ylabel("E(w)" if fn.minimum is None else "E(w) - E(w*)")
         ax.set_title("loss per step" + (" (clipped to [-10, 3])" if fn.minimum is None else ""))
-        ax.legend(fontsize=6, loc="lower left" if fn.minimum is not None else "lower left",
-                  ncol=2)
-    return plotting.save_png(fig, path)
+    # One legend for all panels, below them: an optimizer has one colour everywhere, and its
+    # rates per panel (left to right) go in its entry.
+    from matplotlib.lines import Line2D
+
+    handles = []
+    for opt in cfg.optimizers:
+        rates = " / ".join(f"{RATES[name][opt] * cfg.lr_scale:g}" for name in cfg.functions)
+        label = f"{opt}{' (modified, |lambda|)' if opt == 'newton' else ''}: eta = {rates}"
+        handles.append(Line2D([], [], color=plotting.COLORS.get(opt, "k"), lw=2.5, label=label))
+    rows = -(-len(handles) // 4)
+    fig.legend(handles=handles, loc="lower center", ncol=min(4, len(handles)), fontsize=10,
+               frameon=False)
+    return plotting.save_png(fig, path, rect=(0, 0.035 * rows + 0.01, 1, 1))
 
 
 def _animate(res: TrajectoriesResult, path):
