@@ -134,7 +134,8 @@ def example_rows(saved: SavedModel, encoding: str | None = None):
     d = np.zeros(len(d)) if saved.task.kind == "regression" else \
         saved.class_indices(label_names(d, classes), str(data))
     frame, _ = select_rows(saved, frame, d, "test", str(data), saved.classes)
-    columns = [frame.numeric[:, j] for j in range(frame.numeric.shape[1])] + frame.categorical
+    columns = [frame.numeric[:, j] for j in range(frame.numeric.shape[1])] + \
+        [c.texts() for c in frame.categorical]
     rows = [[_cell(c[i]) for c in columns] for i in range(len(frame))]
     return frame.numeric_names + frame.categorical_names, rows
 

@@ -21,7 +21,7 @@ import warnings
 
 import numpy as np
 
-from handgrad.data.preprocessing import DataWarning, Frame
+from handgrad.data.preprocessing import Categorical, DataWarning, Frame
 from handgrad.data.tables import Table, read_table
 from handgrad.errors import DataError
 
@@ -47,8 +47,8 @@ def load_table(path, target: str | None = None, encoding: str | None = None):
     frame = table_frame(table, features, identifiers=True)
     if keep is not None:
         frame, d = frame.take(keep), d[keep]
-    task, d = target_task(d)
-    return frame, d, task, None, features, target
+    task, d, classes = target_task(d)
+    return frame, d, task, classes, features, target
 
 
 def _counted(table: Table, target):
@@ -62,6 +62,8 @@ def _counted(table: Table, target):
         raise DataError(f"{path}: the count line says {n_samples} rows, the file has "
                         f"{table.n_rows}; is the first line really a header?")
     d = table.columns["target"]
+    if isinstance(d, Categorical):
+        d = _numbers(d)
     bad = ~np.isfinite(d) | (d != np.round(d)) | (d < 0) | (d >= len(classes))
     if bad.any():
         rows = np.flatnonzero(bad)
@@ -76,37 +78,42 @@ def _counted(table: Table, target):
 def _target_values(table: Table, target: str):
     """The target column, and the rows to keep when some lack a target (None: keep all)."""
     d = table.columns[target]
-    missing = np.isnan(d) if d.dtype.kind == "f" else (d == None)  # noqa: E711
-    if d.dtype.kind == "f" and np.isinf(d).any():
-        rows = np.flatnonzero(np.isinf(d))
-        raise DataError(f"{table.path}: target column {target!r} holds {d[rows[0]]} at "
-                        f"{table.where(rows)}; targets must be finite")
+    if isinstance(d, Categorical):
+        missing = d.codes < 0
+    else:
+        missing = np.isnan(d)
+        if np.isinf(d).any():
+            rows = np.flatnonzero(np.isinf(d))
+            raise DataError(f"{table.path}: target column {target!r} holds {d[rows[0]]} at "
+                            f"{table.where(rows)}; targets must be finite")
     if not missing.any():
         return d, None
     rows = np.flatnonzero(missing)
     if len(rows) == len(d):
         raise DataError(f"{table.path}: target column {target!r} has no values")
     warnings.warn(DataWarning(f"{table.path}: dropped {len(rows)} row(s) whose target {target!r} "
-                              f"is missing ({table.where(rows)})"), stacklevel=4)
+                              f"is missing ({table.where(rows)})"), stacklevel=5)
     return d, np.flatnonzero(~missing)
 
 
-def target_task(d: np.ndarray):
-    """(task, targets): text labels and whole numbers with few values are classes."""
-    if d.dtype.kind != "f":
-        return "classification", d.astype(str)
+def target_task(d):
+    """(task, targets, classes): text labels and whole numbers with few values are classes
+    (text: indices into the sorted labels, which are the classes; numbers: the numbers)."""
+    if isinstance(d, Categorical):
+        classes = sorted(d.present_values())
+        rank = np.array([classes.index(v) if v in classes else -1 for v in d.values] + [-1])
+        return "classification", rank[d.codes], classes
     whole = np.all(d == np.round(d))
     if whole and len(np.unique(d)) <= MAX_CLASS_VALUES:
-        return "classification", d.astype(np.int64)
-    return "regression", d
+        return "classification", d.astype(np.int64), None
+    return "regression", d, None
 
 
 def table_frame(table: Table, names: list[str], identifiers: bool = False) -> Frame:
     """The named columns as a Frame: numbers, or categories when a column holds only text."""
     numeric_names, numeric, cat_names, cats = [], [], [], []
     for name in names:
-        column = table.columns[name]
-        kind, column = column_kind(table, name, column, identifiers)
+        kind, column = column_kind(table, name, table.columns[name], identifiers)
         if kind == "numeric":
             numeric_names.append(name)
             numeric.append(column)
@@ -118,46 +125,56 @@ def table_frame(table: Table, names: list[str], identifiers: bool = False) -> Fr
                  where_rows=table.where)
 
 
-def column_kind(table: Table, name: str, column: np.ndarray, identifiers: bool = False):
-    """("numeric", float64 column) or ("categorical", object column), or a DataError."""
-    if column.dtype.kind == "f":
+def column_kind(table: Table, name: str, column, identifiers: bool = False):
+    """("numeric", float64 column) or ("categorical", Categorical), or a DataError."""
+    if not isinstance(column, Categorical):
         if np.isinf(column).any():
             rows = np.flatnonzero(np.isinf(column))
             raise DataError(f"{table.path}: column {name!r} holds {column[rows[0]]} at "
                             f"{table.where(rows)}; features must be finite")
         return "numeric", column
-    present = np.flatnonzero(column != None)  # noqa: E711
-    numbers = as_numbers(column[present])
+    numbers = as_numbers(column.values)
     is_number = ~np.isnan(numbers)
-    if is_number.all() and len(present):
-        values = np.full(len(column), np.nan)
-        values[present] = numbers
-        return column_kind(table, name, values)
+    if is_number.all() and len(column.values):
+        return column_kind(table, name, _numbers(column, numbers))
     if is_number.any():
-        text, num = present[~is_number][0], present[is_number][0]
-        raise DataError(f"{table.path}: column {name!r} mixes numbers ({column[num]!r} at "
-                        f"{table.where([num])}) and text ({column[text]!r} at "
+        text = _first_row(column, ~is_number)
+        num = _first_row(column, is_number)
+        raise DataError(f"{table.path}: column {name!r} mixes numbers ({column.text(num)!r} at "
+                        f"{table.where([num])}) and text ({column.text(text)!r} at "
                         f"{table.where([text])}); a feature is numbers or categories, not both: "
                         "fix the value(s)")
-    values = column[present]
-    if len(values) and all(DECIMAL_COMMA.match(v) for v in values[:1000]):
+    values = column.values
+    if values and all(DECIMAL_COMMA.match(v) for v in values[:1000]):
+        first = _first_row(column, np.ones(len(values), bool))
         raise DataError(f"{table.path}: column {name!r} holds numbers with a decimal comma "
-                        f"({values[0]!r} at {table.where(present[:1])}); handgrad reads '.' as "
-                        "the decimal point: save the file with '.' decimals")
+                        f"({column.text(first)!r} at {table.where([first])}); handgrad reads '.' "
+                        "as the decimal point: save the file with '.' decimals")
     if identifiers:
-        distinct = len(set(values.tolist()))
-        if distinct > MAX_CLASS_VALUES and distinct > len(values) / 2:
+        distinct, rows = len(values), int((column.codes >= 0).sum())
+        if distinct > MAX_CLASS_VALUES and distinct > rows / 2:
             raise DataError(f"{table.path}: column {name!r} has {distinct} distinct text values "
-                            f"in {len(values)} rows: an identifier or free text, not a category; "
+                            f"in {rows} rows: an identifier or free text, not a category; "
                             "remove the column")
     return "categorical", column
 
 
-def as_numbers(texts: np.ndarray) -> np.ndarray:
+def _first_row(column: Categorical, which_values: np.ndarray) -> int:
+    """The first row holding one of the values marked in ``which_values``."""
+    marked = np.append(which_values, False)  # code -1 (missing) is never marked
+    return int(np.flatnonzero(marked[column.codes])[0])
+
+
+def _numbers(column: Categorical, numbers=None) -> np.ndarray:
+    numbers = as_numbers(column.values) if numbers is None else numbers
+    return np.append(numbers, np.nan)[column.codes]
+
+
+def as_numbers(texts) -> np.ndarray:
     """float64 of each text, NaN where it is not a number."""
     import pandas as pd
 
-    return pd.to_numeric(pd.Series(texts, dtype=object), errors="coerce").to_numpy(
+    return pd.to_numeric(pd.Series(list(texts), dtype=object), errors="coerce").to_numpy(
         dtype=np.float64, na_value=np.nan)
 
 
@@ -175,35 +192,35 @@ def read_features(path, numeric: list[str], categorical: list[str],
 def select(frame: Frame, numeric: list[str], categorical: list[str], available=None) -> Frame:
     """The frame's columns in the model's order and kinds, by name."""
     available = frame.names if available is None else available
-    missing = [n for n in numeric + categorical if n not in available]
+    wanted = numeric + categorical
+    missing = [n for n in wanted if n not in available]
     if missing:
-        more = " ..." if len(missing) > 5 else ""
-        raise DataError(f"{frame.source}: lacks the model's feature column(s) {missing[:5]}{more};"
-                        f" the model needs {len(numeric) + len(categorical)} columns: "
-                        f"{(numeric + categorical)[:8]}{' ...' if len(numeric) + len(categorical) > 8 else ''}")
+        raise DataError(f"{frame.source}: lacks the model's feature column(s) {missing[:5]}"
+                        f"{' ...' if len(missing) > 5 else ''}; the model needs {len(wanted)} "
+                        f"columns: {wanted[:8]}{' ...' if len(wanted) > 8 else ''}")
     columns = {n: frame.numeric[:, j] for j, n in enumerate(frame.numeric_names)}
     columns.update(zip(frame.categorical_names, frame.categorical))
     x = np.empty((len(frame), len(numeric)))
     for j, name in enumerate(numeric):
         column = columns[name]
-        if column.dtype.kind != "f":
-            rows = np.flatnonzero(column != None)  # noqa: E711
+        if isinstance(column, Categorical):
+            row = _first_row(column, np.ones(len(column.values), bool))
             raise DataError(f"{frame.source}: column {name!r} must be numeric (the model was "
-                            f"trained on numbers) but holds text ({column[rows[0]]!r} at "
-                            f"{frame.where(rows[:1])})")
+                            f"trained on numbers) but holds text ({column.text(row)!r} at "
+                            f"{frame.where([row])})")
         x[:, j] = column
-    cats = [as_text(columns[name]) for name in categorical]
+    cats = [as_categorical(columns[name]) for name in categorical]
     return Frame(list(numeric), x, list(categorical), cats, frame.source, frame.origin,
                  frame.where_rows)
 
 
-def as_text(column: np.ndarray) -> np.ndarray:
-    """A categorical column as text; numbers (a column of numeric-looking categories in new
-    data) are written as the training file wrote them: 3.0 as '3'."""
-    if column.dtype.kind != "f":
+def as_categorical(column) -> Categorical:
+    """A categorical column; numbers (numeric-looking categories in new data) become the text
+    a CSV writes for them: 3.0 as '3'."""
+    if isinstance(column, Categorical):
         return column
-    out = np.full(len(column), None, dtype=object)
-    for i, v in enumerate(column):
-        if not np.isnan(v):
-            out[i] = str(int(v)) if float(v).is_integer() else repr(float(v))
-    return out
+    import pandas as pd
+
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    return Categorical(codes, [str(int(v)) if float(v).is_integer() else repr(float(v))
+                               for v in uniques])

@@ -157,6 +157,27 @@ def encode_labels(d) -> tuple[np.ndarray, list]:
     return indices.astype(np.int64), classes.tolist()
 
 
+def class_indices(d, classes, source) -> tuple[np.ndarray, list]:
+    """(indices, class names): a loader's labels as indices 0..C-1. Labels with class names from
+    the loader already index them; others are encoded as their sorted distinct values."""
+    if not classes:
+        return encode_labels(d)
+    d = np.asarray(d)
+    if d.dtype.kind not in "iu":  # labels by name (the body set's "F"/"M")
+        lookup = {str(c): k for k, c in enumerate(classes)}
+        unknown = sorted({str(v) for v in np.unique(d)} - set(lookup))
+        if unknown:
+            raise DataError(f"{source}: label(s) {unknown[:5]} are not among the classes "
+                            f"{list(classes)}")
+        uniques, inverse = np.unique(d, return_inverse=True)
+        return np.array([lookup[str(u)] for u in uniques], np.int64)[inverse], list(classes)
+    d = d.astype(np.int64)
+    if len(d) and (d.min() < 0 or d.max() >= len(classes)):
+        raise DataError(f"{source}: class index {int(d.min() if d.min() < 0 else d.max())} is "
+                        f"outside 0..{len(classes) - 1} ({len(classes)} class names)")
+    return d, list(classes)
+
+
 # Sets published with their own test split: its size (the last rows), so results compare with the
 # publication. MNIST-1D's paper trains on its first 4,000 signals and tests on the last 1,000.
 FIXED_TEST_ROWS = {"mnist1d": 1000}
@@ -255,8 +276,7 @@ def load_dataset(name="digits", target: str | None = None, *, test_size: float =
     if impute is None:
         frame.refuse_missing()
     if task == "classification":
-        d, found = encode_labels(d)
-        classes = classes or found
+        d, classes = class_indices(d, classes, frame.source)
         if len(classes) < 2:
             raise DataError(f"{frame.source}: the target {target_name!r} has a single class "
                             f"({classes[0]!r}); classification needs at least two")

@@ -1,7 +1,7 @@
 """Preprocessing fitted on the training split only, so no test information leaks into training.
 
 Raw features arrive as a :class:`Frame`: numeric columns (float64, NaN where a value is missing)
-and categorical columns (text, None where missing). A :class:`Preprocessor` turns them into the
+and categorical columns (:class:`Categorical`: text as codes, -1 where missing). A :class:`Preprocessor` turns them into the
 model's input x, with every statistic taken from the training rows:
 
     numeric column j:       x_j = (fill_j(v) - mean_j) / std_j        (Standardizer)
@@ -40,6 +40,66 @@ def _row_numbers(rows) -> str:
     return f"row{'s' if len(rows) > 1 else ''} {', '.join(str(int(r) + 1) for r in rows[:5])}{more}"
 
 
+class Categorical:
+    """A text column as codes into its distinct values: ``values[codes[i]]`` is row i's text,
+    code -1 a missing value. Rows are taken, compared and counted through the few distinct values
+    instead of a Python string per row."""
+
+    def __init__(self, codes: np.ndarray, values):
+        self.codes = np.asarray(codes, dtype=np.int64)
+        self.values = [str(v) for v in values]
+
+    @classmethod
+    def from_texts(cls, texts) -> "Categorical":
+        """From text per row, None (or '') where missing; values are stripped."""
+        import pandas as pd
+
+        codes, uniques = pd.factorize(pd.Series(texts, dtype=object), use_na_sentinel=True)
+        return cls(codes, [str(u) for u in uniques]).stripped()
+
+    def stripped(self) -> "Categorical":
+        """Values without surrounding spaces (' a' and 'a' become one), '' missing."""
+        clean = [v.strip() for v in self.values]
+        if clean == self.values and "" not in clean:
+            return self
+        merged: dict[str, int] = {}
+        remap = np.array([merged.setdefault(v, len(merged)) if v else -1 for v in clean] + [-1],
+                         dtype=np.int64)
+        return Categorical(remap[self.codes], list(merged))
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __getitem__(self, rows) -> "Categorical":
+        return Categorical(self.codes[rows], self.values)
+
+    def text(self, i: int):
+        code = self.codes[i]
+        return None if code < 0 else self.values[code]
+
+    def texts(self) -> np.ndarray:
+        """Text per row (None where missing) as an object array."""
+        lookup = np.array(self.values + [None], dtype=object)
+        return lookup[self.codes]
+
+    def missing(self) -> np.ndarray:
+        return np.flatnonzero(self.codes < 0)
+
+    def counts(self) -> np.ndarray:
+        """How many rows hold each value."""
+        present = self.codes[self.codes >= 0]
+        return np.bincount(present, minlength=len(self.values))
+
+    def present_values(self) -> list[str]:
+        return [v for v, n in zip(self.values, self.counts()) if n]
+
+    def index_in(self, categories: list[str]) -> np.ndarray:
+        """Each row's index in ``categories``: -1 for a value not among them, -2 if missing."""
+        lookup = {c: i for i, c in enumerate(categories)}
+        per_value = np.array([lookup.get(v, -1) for v in self.values] + [-2], dtype=np.int64)
+        return per_value[self.codes]
+
+
 @dataclass
 class Frame:
     """Raw feature columns of some rows: numbers (n, k) and categories (text per row).
@@ -51,7 +111,7 @@ class Frame:
     numeric_names: list[str]
     numeric: np.ndarray
     categorical_names: list[str] = field(default_factory=list)
-    categorical: list[np.ndarray] = field(default_factory=list)
+    categorical: list[Categorical] = field(default_factory=list)
     source: str = "data"
     origin: np.ndarray | None = None
     where_rows: object = _row_numbers
@@ -88,7 +148,7 @@ class Frame:
             for j in np.flatnonzero(gaps.any(axis=0)):
                 out.append((self.numeric_names[j], np.flatnonzero(gaps[:, j])))
         for name, column in zip(self.categorical_names, self.categorical):
-            rows = np.flatnonzero(column == None)  # noqa: E711 (elementwise on an object array)
+            rows = column.missing()
             if len(rows):
                 out.append((name, rows))
         return out
@@ -177,6 +237,13 @@ def most_frequent(values: np.ndarray):
     return uniques[np.argmax(counts)]
 
 
+def most_frequent_value(column: Categorical) -> str:
+    """The most frequent text; among ties the smallest (as SimpleImputer)."""
+    counts = column.counts()
+    top = counts.max()
+    return min(v for v, n in zip(column.values, counts) if n == top)
+
+
 def fill_value(column: np.ndarray, strategy: str) -> float:
     present = column[~np.isnan(column)]
     if strategy == "mean":
@@ -220,8 +287,7 @@ class Preprocessor:
         self.categories = []
         for name, column, fill in zip(frame.categorical_names, frame.categorical,
                                       self.fill_categorical or [None] * len(frame.categorical)):
-            present = column[column != None]  # noqa: E711
-            self.categories.append((name, sorted({str(v) for v in present} | (
+            self.categories.append((name, sorted(set(column.present_values()) | (
                 {fill} if fill is not None else set()))))
         if self.standardize and self.numeric_names:
             self.scaler = Standardizer().fit(self._filled(frame))
@@ -234,8 +300,7 @@ class Preprocessor:
                                 "rows, so there is nothing to impute from; drop the column")
         self.fill_numeric = np.array([fill_value(frame.numeric[:, j], self.impute)
                                       for j in range(frame.numeric.shape[1])])
-        self.fill_categorical = [str(most_frequent(c[c != None].astype(str)))  # noqa: E711
-                                 for c in frame.categorical]
+        self.fill_categorical = [most_frequent_value(c) for c in frame.categorical]
 
     def _filled(self, frame: Frame) -> np.ndarray:
         x = frame.numeric
@@ -257,19 +322,18 @@ class Preprocessor:
     def _one_hot(self, frame: Frame, k: int) -> np.ndarray:
         name, cats = self.categories[k]
         column = frame.categorical[k]
+        index = column.index_in(cats)
         if self.fill_categorical is not None:
-            column = np.where(column == None, self.fill_categorical[k], column)  # noqa: E711
-        lookup = {c: i for i, c in enumerate(cats)}
-        index = np.array([lookup.get(v, -1) for v in column], dtype=np.int64)
-        unseen = np.flatnonzero(index < 0)
+            index[index == -2] = cats.index(self.fill_categorical[k])
+        unseen = np.flatnonzero(index == -1)
         if len(unseen):
             warnings.warn(DataWarning(
                 f"{frame.source}: column {name!r} holds {len(unseen)} value(s) never seen in "
-                f"training ({column[unseen[0]]!r} at {frame.where(unseen[:1])}); they are "
+                f"training ({column.text(unseen[0])!r} at {frame.where(unseen[:1])}); they are "
                 f"encoded as none of its categories {cats[:8]}"), stacklevel=3)
         rows = np.zeros((len(column), len(cats)))
-        seen = index >= 0
-        rows[np.flatnonzero(seen), index[seen]] = 1.0
+        seen = np.flatnonzero(index >= 0)
+        rows[seen, index[seen]] = 1.0
         return rows
 
     # --- the model file's metadata (JSON + arrays) ---

@@ -16,8 +16,8 @@ What pandas does not decide for us is decided here, before it reads:
   ``None`` and ``n/a``-like words that may be real categories);
 * a row with fewer fields than the header (pandas fills it with NaN): refused, naming the line.
 
-A :class:`Table` holds each column as float64 (NaN where missing) or as an object array of
-stripped strings (None where missing). Line numbers for messages are found only when a message
+A :class:`Table` holds each column as float64 (NaN where missing) or as a
+:class:`~handgrad.data.preprocessing.Categorical` of stripped text (code -1 where missing). Line numbers for messages are found only when a message
 needs them (a second, slow pass with the ``csv`` module).
 """
 
@@ -329,17 +329,16 @@ def data_lines(path, delimiter, encoding, compression) -> np.ndarray:
                     dtype=np.int64)
 
 
-def _column(series) -> np.ndarray:
-    """float64 with NaN for numbers; else an object array of stripped str, None where missing."""
+def _column(series):
+    """float64 with NaN for numbers; else a Categorical of stripped text (code -1 missing)."""
     import pandas as pd
 
+    from handgrad.data.preprocessing import Categorical
+
     if pd.api.types.is_bool_dtype(series.dtype):
-        return np.array([str(bool(v)) for v in series], dtype=object)
+        return Categorical(series.to_numpy(dtype=np.int64), ["False", "True"])
     if pd.api.types.is_numeric_dtype(series.dtype):
         return series.to_numpy(dtype=np.float64, na_value=np.nan)
-    present = ~series.isna().to_numpy()
-    out = np.full(len(series), None, dtype=object)
-    # astype(str) first: a column pandas read in chunks may mix floats and str objects
-    out[present] = series[present].astype(str).str.strip().to_numpy(dtype=object)
-    out[out == ""] = None
-    return out
+    # a column pandas read in chunks may mix floats and str objects: the values become text
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    return Categorical(codes, [str(u) for u in uniques]).stripped()
