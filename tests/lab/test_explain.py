@@ -39,3 +39,24 @@ def test_a_wrong_backward_is_reported(monkeypatch):
     res = run_explain(verbose=False, config=ExplainConfig())
     assert res.worst_error > 1e-3
     assert "BAD" in res.text
+
+
+def test_scalar_notation_prints_every_weight_and_matches_the_vector_form(tmp_path, capsys):
+    from handgrad.cli.main import main
+
+    assert main(["lab", "explain", "--scalar", "--sizes", "2,3,2", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    # (2 + 1) x 3 + (3 + 1) x 2 weights and biases, each on its own line
+    assert out.count("dDiv/dw_") == 17 + 1          # plus the formula line
+    assert "dDiv/dw_0,1^(1) = y_0^(0) dDiv/dz_1^(1)" in out
+    res = run_explain(verbose=False, config=ExplainConfig(sizes=(3, 4, 2), activation="sigmoid",
+                                                          output="sigmoid", loss="bce",
+                                                          scalar=True))
+    assert res.scalar_error is not None and res.scalar_error < 1e-12
+
+
+def test_scalar_notation_refuses_what_it_cannot_do():
+    with pytest.raises(ValueError, match="invalid loss"):
+        ExplainConfig(loss="cross_entropy", output="identity", scalar=True)
+    with pytest.raises(ValueError, match="invalid activation"):
+        ExplainConfig(activation="maxout", scalar=True)

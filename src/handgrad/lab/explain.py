@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from handgrad.check import TensorCheck, central_differences
-from handgrad.lab import plotting
+from handgrad.lab import plotting, scalar_backprop
 from handgrad.lab.common import Outputs, require, say
 from handgrad.nn import MLP, Linear, get_loss
 from handgrad.nn.activations import Activation, Identity
@@ -36,11 +36,19 @@ class ExplainConfig:
     seed: int = 0                # seed of the weights, the input x and the target d
     eps: float = 1e-6            # finite-difference step
     precision: int = 4           # digits printed
+    scalar: bool = False         # also every weight's derivative in 001's scalar notation
 
     def __post_init__(self):
         require(len(self.sizes) >= 2 and min(self.sizes) >= 1, "sizes", self.sizes,
                 "at least two positive widths, e.g. 3,4,2")
         require(self.eps > 0, "eps", self.eps, "a positive step")
+        if self.scalar:
+            require(self.loss in scalar_backprop.LOSSES, "loss", self.loss,
+                    f"one of {', '.join(scalar_backprop.LOSSES)} with --scalar")
+            for name, f in (("activation", self.activation), ("output", self.output)):
+                require(f in scalar_backprop.SCALAR or f in scalar_backprop.VECTOR, name, f,
+                        "one of " + ", ".join(list(scalar_backprop.SCALAR) +
+                                              list(scalar_backprop.VECTOR)) + " with --scalar")
 
 
 @dataclass
@@ -69,6 +77,7 @@ class ExplainResult:
     text: str
     verdict: str = ""
     files: list = field(default_factory=list)
+    scalar_error: float | None = None     # --scalar: max |scalar - vector| over every weight
 
 
 def _layers(model):
@@ -144,12 +153,47 @@ def run_explain(outputs: Outputs | None = None, verbose: bool = True,
     text = _format(cfg, model, forward, backward, value)
     verdict = (f"All {sum(s.error is not None for s in backward)} backward quantities agree with "
                f"central differences (eps = {cfg.eps:g}); worst relative error {worst:.1e}.")
-    result = ExplainResult(cfg, forward, backward, value, worst, text, verdict)
+    scalar_error = None
+    if cfg.scalar:
+        scalar_text, scalar_error = _scalar(cfg, model, x, d)
+        text += "\n\n" + scalar_text
+        verdict += (f" The scalar loops of 001 give every weight's derivative within "
+                    f"{scalar_error:.1e} (absolute) of the vector form.")
+    result = ExplainResult(cfg, forward, backward, value, worst, text, verdict,
+                           scalar_error=scalar_error)
     say(verbose, text + "\n" + verdict)
     outputs = outputs or Outputs(None, "explain")
     if outputs.png is not None:
         result.files.append(_plot(result, pairs, outputs.png))
     return result
+
+
+def _scalar(cfg: ExplainConfig, model, x, d) -> tuple[str, float]:
+    """Every weight's derivative by 001's scalar loops, next to the vector form's value."""
+    w, f = scalar_backprop.weights_from_model(model)
+    y, z = scalar_backprop.forward(w, list(x[0]), f)
+    dw, dy, dz = scalar_backprop.backward(w, y, z, f, cfg.loss, list(d[0]))
+    linears = [m for m in model.layers if isinstance(m, Linear)]
+    p = cfg.precision
+    lines = ["SCALAR FORMULATION (001): w_ij^(k) joins unit i of layer k-1 to unit j of layer k; "
+             "i = 0 is the bias (y_0^(k-1) = 1).",
+             "  dDiv/dy_i^(k) = sum_j w_ij^(k+1) dDiv/dz_j^(k+1);  dDiv/dz_i^(k) = dDiv/dy_i^(k) "
+             "f_k'(z_i^(k));  dDiv/dw_ij^(k) = y_i^(k-1) dDiv/dz_j^(k)"]
+    worst = 0.0
+    for k in range(len(w) - 1, 0, -1):
+        lines.append(f"  layer {k} ({f[k]}): " + ", ".join(
+            f"dDiv/dz_{j}^({k}) = {dz[k][j]:.{p}f}" for j in range(1, len(dz[k]))))
+        W_grad, b_grad = linears[k - 1].W.grad, linears[k - 1].b.grad
+        for i in range(len(w[k])):
+            for j in range(1, len(w[k][i])):
+                vector = b_grad[j - 1] if i == 0 else W_grad[j - 1, i - 1]
+                worst = max(worst, abs(dw[k][i][j] - vector))
+                lines.append(
+                    f"    dDiv/dw_{i},{j}^({k}) = y_{i}^({k - 1}) dDiv/dz_{j}^({k}) = "
+                    f"{y[k - 1][i]:{p + 4}.{p}f} x {dz[k][j]:{p + 4}.{p}f} = "
+                    f"{dw[k][i][j]:{p + 4}.{p}f}   (vector form: {vector:.{p}f}"
+                    + (", the bias b_" + str(j) if i == 0 else "") + ")")
+    return "\n".join(lines), worst
 
 
 def _jacobian_kind(J: np.ndarray, act) -> str:
