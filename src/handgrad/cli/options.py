@@ -70,22 +70,14 @@ def choice(*choices):
 
 def hidden(name, value):
     """Hidden layer sizes: "64,32" (command line), [64, 32] or 64 (TOML), "" or [] for none."""
+    sizes = value if isinstance(value, list) else [value]
     if isinstance(value, str):
-        parts = [p.strip() for p in value.split(",")]
-        if parts == [""]:
-            return []
-        sizes = []
-        for part in parts:
-            try:
-                sizes.append(int(part))
-            except ValueError:
-                raise OptionError(f"invalid {name}: {value!r} (expected positive integers "
-                                  "separated by commas, e.g. 64,32)") from None
-    elif isinstance(value, list):
-        sizes = value
-    else:
-        sizes = [value]
-    return [check_int(f"{name} size", s, 1) for s in sizes]
+        sizes = [] if not value.strip() else [p.strip() for p in value.split(",")]
+    try:
+        return [check_int("size", int(s) if isinstance(s, str) else s, 1) for s in sizes]
+    except (OptionError, ValueError):
+        raise OptionError(f"invalid {name}: {value!r} (expected positive integer layer sizes, "
+                          "e.g. 64,32)") from None
 
 
 def pairs(name, value):
