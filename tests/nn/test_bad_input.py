@@ -158,6 +158,10 @@ BAD_INPUT = {
                            r"two-class loss.*cross_entropy"),
     "linear_backward_first": (lambda: Linear(3, 2).backward(np.ones((1, 2))), RuntimeError,
                               r"Linear.backward called before forward"),
+    "relu_backward_first": (lambda: get_activation("relu").backward(np.ones((1, 2))), RuntimeError,
+                            r"ReLU.backward called before forward"),
+    "softmax_backward_first": (lambda: get_activation("softmax").backward(np.ones((1, 2))),
+                               RuntimeError, r"Softmax.backward called before forward"),
     "batchnorm_backward_first": (lambda: BatchNorm1d(3).backward(np.ones((2, 3))), RuntimeError,
                                  r"BatchNorm1d.backward called before forward"),
 }

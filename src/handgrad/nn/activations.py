@@ -43,6 +43,18 @@ class Activation(Module):
         options = dict(config)
         return get_activation(options.pop("name"), **options)
 
+    def __getattr__(self, name):
+        # Reached only for a missing attribute: what forward saves, read by a backward that came
+        # first. Also an AttributeError, so hasattr() keeps working.
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise NotRunYet(f"{type(self).__name__}.backward called before forward (nothing saved as "
+                        f"{name!r}): run the forward pass (model(x)) first, then backward")
+
+
+class NotRunYet(RuntimeError, AttributeError):
+    """A backward called before the forward that saves what it needs."""
+
     def extra_repr(self) -> str:
         return ""
 
@@ -111,13 +123,15 @@ class ReLU(Activation):
     name = "relu"
 
     def forward(self, z):
+        """y = max(0, z)."""
         self.z = z
-        if kernels.FAST:
+        if kernels.FAST:  # one compiled pass, which also keeps the mask z > 0 for the backward
             y, self.on = kernels.relu_forward(z=z)
             return y
         return np.maximum(0, z)
 
     def backward(self, grad_y):
+        """grad_z = grad_y * (z > 0)."""
         if kernels.FAST:
             return kernels.relu_backward(grad_y=grad_y, on=self.on)
         return grad_y * (self.z > 0)

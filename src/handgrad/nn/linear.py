@@ -48,20 +48,20 @@ class Linear(Module):
         self.flatten(dtype)
 
     def forward(self, y: np.ndarray) -> np.ndarray:
+        """z = y W^T + b."""
         self.y = y  # the layer input: grad_W needs it
         W, b = self.W.data, self.b.data if self.b is not None else None
-        if kernels.FAST:
+        if kernels.FAST:  # the same z, in BLAS's fastest layout
             return kernels.linear_forward(y=y, W=W, b=b)
-        z = y @ W.T
-        if b is not None:
-            z += b
+        z = y @ W.T + b if b is not None else y @ W.T
         return z
 
     def backward(self, grad_z: np.ndarray) -> np.ndarray | None:
+        """grad_W (+)= grad_z^T y;  grad_b (+)= sum over the batch of grad_z;  grad_x = grad_z W."""
         y, W, b = self.y, self.W, self.b
         if y is None:
             raise not_run_yet(self)
-        if kernels.FAST:
+        if kernels.FAST:  # the same, written in place (set mode: no zero fill, no temporary)
             return kernels.linear_backward(
                 grad_z=grad_z, y=y, W=W.data, grad_W=W.grad, grad_b=None if b is None else b.grad,
                 accumulate=self.accumulate, needs_grad_x=self.needs_grad_x)
