@@ -128,7 +128,7 @@ def test_a_page_that_does_not_read_does_not_hold_training_back(server):
         before = server.wait_for(lambda st: mine(st) and mine(st)[0]["epoch"] > 0, "training")
         # no recv() from here on: frames pile up unread, epochs keep coming
         epoch = mine(before)[0]["epoch"]
-        server.wait_for(lambda st: mine(st)[0]["epoch"] > epoch + 50, "50 more epochs")
+        server.wait_for(lambda st: mine(st)[0]["epoch"] > epoch + 20, "20 more epochs")
 
 
 def test_each_tab_has_its_own_session_and_a_closed_tab_stops_training(server):

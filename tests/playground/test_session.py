@@ -9,8 +9,9 @@ from handgrad.errors import OptionError
 from handgrad.lab.hessian import hessian_from_loss_values
 from handgrad.optim import OPTIMIZERS, SCHEDULES, option_names
 from handgrad.playground import datasets, teaching
+from handgrad.playground import session as session_module
 from handgrad.playground.config import SHARED_OPTIONS, catalogue, parse
-from handgrad.playground.session import GRID, HISTORY, Session, probability_of_class_1
+from handgrad.playground.session import GRID, Session, probability_of_class_1
 from handgrad.train.closure import BatchClosure
 
 XOR = {"dataset": "xor", "hidden": [4], "activation": "tanh", "optimizer": "adam", "lr": 0.03}
@@ -123,13 +124,15 @@ def test_a_refused_set_up_leaves_the_session_as_it_was():
     np.testing.assert_array_equal(session.model.theta, state[3])
 
 
-def test_history_stays_bounded():
+def test_history_stays_bounded(monkeypatch):
+    monkeypatch.setattr(session_module, "HISTORY", 40)
     session = Session(parse({**XOR, "points": 20, "batch_size": 0, "optimizer": "sgd"}))
-    for _ in range(3 * HISTORY):
+    for _ in range(300):
         session.train_epoch()
     h = session.history
-    assert len(h["epoch"]) < HISTORY and h["epoch"] == sorted(h["epoch"])
-    assert h["epoch"][-1] > 2 * HISTORY and len(h["train"]) == len(h["epoch"])
+    assert len(h["epoch"]) < 40 and h["epoch"] == sorted(h["epoch"])
+    assert h["epoch"][-1] > 280 and len(h["train"]) == len(h["epoch"]) == len(h["grad"])
+    assert session.stride > 1 and all(e % session.stride == 0 for e in h["epoch"][1:])
 
 
 def test_the_heat_map_is_the_network_output_on_the_grid():

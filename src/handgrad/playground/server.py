@@ -42,6 +42,8 @@ from handgrad.playground.session import Session
 STATIC = Path(__file__).parent / "static"
 CHUNK_SECONDS = 0.03       # training between two looks at the inbox
 MAX_MESSAGE = 64 * 1024    # longest message a page may send (a config is ~1 kB)
+MAX_PENDING = 64           # commands and replies waiting at most (a page that floods but never
+                           # reads makes its own reader wait, and loses its oldest replies)
 COMMANDS = ("config", "play", "pause", "step", "reset", "explain", "curvature", "race")
 # What a command may raise that is the page's fault (a bad option, an impossible set-up): the
 # page is told, the session goes on.
@@ -57,12 +59,12 @@ class Connection:
         self.ws, self.min_interval, self.registry = ws, 1.0 / fps, registry
         self.id = next(self.ids)
         self.session = Session(Config())
-        self.inbox: asyncio.Queue = asyncio.Queue()
+        self.inbox: asyncio.Queue = asyncio.Queue(maxsize=MAX_PENDING)
         self.replies: list[dict] = []
         self.frame: dict | None = None
         self.wake = asyncio.Event()
         self.last_frame = 0.0
-        self.frames_made = 0
+        self.frames_made = self.frames_sent = 0
 
     # --- the tasks ----------------------------------------------------------------------------
     async def serve(self) -> None:
@@ -132,9 +134,12 @@ class Connection:
                 else:
                     message, self.frame = self.frame, None
                 await self.ws.send_text(json.dumps(message, allow_nan=False))
+                self.frames_sent += message["type"] == "frame"
 
     # --- helpers ------------------------------------------------------------------------------
     def reply(self, message: dict) -> None:
+        if len(self.replies) >= MAX_PENDING:
+            self.replies.pop(0)
         self.replies.append(message)
         self.wake.set()
 
@@ -209,7 +214,8 @@ def create_app(fps: float = 25.0) -> Starlette:
     async def status(request):
         return JSONResponse({"sessions": [
             {"id": c.id, "epoch": c.session.epoch, "steps": c.session.steps,
-             "playing": c.session.playing, "frames": c.frames_made}
+             "playing": c.session.playing, "frames_made": c.frames_made,
+             "frames_sent": c.frames_sent}
             for c in registry.values()]})
 
     async def socket(ws: WebSocket):
