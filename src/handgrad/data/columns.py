@@ -68,7 +68,7 @@ def _counted(table: Table, target):
     if bad.any():
         rows = np.flatnonzero(bad)
         raise DataError(f"{path} (scikit-learn's counted format, classes {classes}): the target "
-                        f"must be a class index 0..{len(classes) - 1}, got {d[rows[0]]!r} at "
+                        f"must be a class index 0..{len(classes) - 1}, got {d[rows[0]]:g} at "
                         f"{table.where(rows)}")
     names = table.names[:-1]
     frame = table_frame(table, names)

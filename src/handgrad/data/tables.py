@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from handgrad.errors import DataError
+from handgrad.errors import DataError, OptionError
 
 # The strings read as a missing value, in any column (documented in docs/data-and-cli.md).
 NA_VALUES = ["", "NA", "N/A", "n/a", "NaN", "nan", "NULL", "null", "#N/A", "<NA>", "?"]
@@ -75,6 +75,7 @@ class Table:
 def read_table(path, encoding: str | None = None) -> Table:
     """A CSV (optionally gzipped) or Parquet file as a :class:`Table`."""
     path = Path(path)
+    check_encoding(encoding)
     if not path.exists():
         raise DataError(f"data file not found: {path}")
     if path.is_dir():
@@ -115,7 +116,7 @@ def read_parquet(path: Path) -> Table:
     except ImportError:
         raise DataError(f"{path}: reading Parquet needs pyarrow (pip install pyarrow)") from None
     try:
-        arrow = pq.read_table(path)
+        arrow = pq.ParquetFile(path).read()  # read_table refuses duplicate names: we name them
     except (ArrowException, OSError) as err:
         raise DataError(f"{path}: not a readable Parquet file ({err})") from None
     names = [str(n).strip() for n in arrow.column_names]
@@ -171,16 +172,25 @@ def _bom_encoding(head: bytes) -> str:
 
 
 def _decode_sample(path: Path, head: bytes, encoding: str) -> str:
-    try:
-        decoder = codecs.getincrementaldecoder(encoding)()
-    except LookupError:
-        raise DataError(f"invalid encoding: {encoding!r} (expected a Python codec name such as "
-                        "utf-8, latin-1, cp1252)") from None
+    decoder = codecs.getincrementaldecoder(check_encoding(encoding))()
     try:
         text = decoder.decode(head, final=len(head) < SAMPLE_BYTES)
     except UnicodeDecodeError as err:
         raise _decode_error(path, encoding, err) from None
     return text.lstrip("\ufeff")
+
+
+def check_encoding(encoding):
+    """None, or the name of a text codec Python knows (OptionError otherwise)."""
+    if encoding is None:
+        return encoding
+    try:
+        if isinstance(encoding, str) and codecs.lookup(encoding)._is_text_encoding:
+            return encoding
+    except LookupError:
+        pass
+    raise OptionError(f"invalid encoding: {encoding!r} (expected a text encoding such as utf-8, "
+                      "latin-1, cp1252)")
 
 
 def _decode_error(path: Path, encoding: str, err: UnicodeDecodeError) -> DataError:
@@ -269,32 +279,37 @@ def _pandas_read(path, delimiter, encoding, compression, width):
     import pandas as pd
 
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("ignore", pd.errors.DtypeWarning)
-            return pd.read_csv(path, sep=delimiter, encoding=encoding, compression=compression,
-                               header=0, names=list(range(width)),
-                               index_col=False, na_values=NA_VALUES, keep_default_na=False,
-                               skip_blank_lines=True, skipinitialspace=True, engine="c")
+            warnings.simplefilter("always", pd.errors.ParserWarning)
+            frame = pd.read_csv(path, sep=delimiter, encoding=encoding, compression=compression,
+                                header=0, names=list(range(width)), index_col=False,
+                                na_values=NA_VALUES, keep_default_na=False,
+                                skip_blank_lines=True, skipinitialspace=True, engine="c")
     except UnicodeDecodeError as err:
         raise _decode_error(path, encoding, err) from None
     except pd.errors.ParserError as err:
-        line = _first_bad_line(path, delimiter, encoding, compression, width)
-        if line is not None:
-            raise DataError(f"{path}: line {line[0]} has {line[1]} fields, the header has "
-                            f"{width}") from None
+        _raise_bad_line(path, delimiter, encoding, compression, width)
         raise DataError(f"{path}: not readable as CSV ({err})") from None
     except (EOFError, OSError) as err:
         raise DataError(f"{path}: could not be read ({err})") from None
+    if any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
+        # pandas drops the extra fields of a first data row longer than the header
+        _raise_bad_line(path, delimiter, encoding, compression, width)
+    return frame
+
+
+def _raise_bad_line(path, delimiter, encoding, compression, width) -> None:
+    line = _first_bad_line(path, delimiter, encoding, compression, width)
+    if line is not None:
+        raise DataError(f"{path}: line {line[0]} has {line[1]} fields, the header has {width}")
 
 
 def _check_row_lengths(table, frame, width, delimiter, encoding, compression) -> None:
     """pandas fills a short row's missing fields with NaN; a short row leaves the last column
     empty, so only a file with missing values in its last column is scanned for one."""
     if frame.shape[1] and frame.iloc[:, -1].isna().any():
-        line = _first_bad_line(table.path, delimiter, encoding, compression, width)
-        if line is not None:
-            raise DataError(f"{table.path}: line {line[0]} has {line[1]} fields, the header has "
-                            f"{width}")
+        _raise_bad_line(table.path, delimiter, encoding, compression, width)
 
 
 def _rows(path, delimiter, encoding, compression):
