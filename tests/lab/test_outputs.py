@@ -23,6 +23,7 @@ SMALL = {
     "overfitting": dict(samples=6, val_samples=10, hidden=4, steps=100, patience=2),
     "escape": dict(seeds=5, steps=40),
     "newton-fails": dict(grid=6, steps=5, net_starts=1, net_steps=3, samples=10),
+    "pretraining": dict(hidden=(4, 4), samples=40, epochs=2, pretrain_epochs=1),
 }
 
 

@@ -76,6 +76,9 @@ EXPERIMENTS = {e.name: e for e in (
     Experiment("newton-fails", "newton_fails", "NewtonFailsConfig", "run_newton_fails",
                "plain Newton walks to saddles and maxima of a non-convex surface and a small "
                "network; the modified Newton (|lambda|) does not"),
+    Experiment("pretraining", "pretraining", "PretrainingConfig", "run_pretraining",
+               "greedy layer-wise autoencoder pretraining of a deep sigmoid network against small "
+               "and Xavier random starts"),
 )}
 
 
