@@ -336,3 +336,31 @@ def test_resume_then_fit_continues_to_the_epoch_count(checkpoint):
     assert trainer.epoch == 2
     trainer.fit(*blobs())
     assert trainer.epoch == 4 and len(trainer.history["train_loss"]) == 4
+
+
+def test_fit_checks_the_data_once_not_per_step(monkeypatch):
+    """Issue 14.3: the boundary (fit) checks x and d once; the steps run model.forward unchecked,
+    so the number of input checks does not grow with the number of steps."""
+    import handgrad.train.trainer as trainer_module
+    from handgrad.nn.module import Module
+
+    counts = {"as_float_array": 0, "check_input": 0}
+    real_check, real_input = trainer_module.as_float_array, Module.check_input
+
+    def counting_check(*args, **kwargs):
+        counts["as_float_array"] += 1
+        return real_check(*args, **kwargs)
+
+    def counting_input(self, x):
+        counts["check_input"] += 1
+        return real_input(self, x)
+
+    monkeypatch.setattr(trainer_module, "as_float_array", counting_check)
+    monkeypatch.setattr(Module, "check_input", counting_input)
+    seen = []
+    for batch_size in (40, 2):  # 1 and 20 steps an epoch
+        counts.update(as_float_array=0, check_input=0)
+        make(batch_size=batch_size, epochs=3).fit(*blobs(), *blobs(20, seed=1))
+        seen.append(dict(counts))
+    assert seen[0] == seen[1]
+    assert seen[0] == {"as_float_array": 2, "check_input": 0}  # x and x_val, once each

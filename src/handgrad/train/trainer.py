@@ -97,9 +97,9 @@ class Trainer:
             given, missing = ("x_val", "d_val") if d_val is None else ("d_val", "x_val")
             raise OptionError(f"invalid validation data: {given} given without {missing} "
                               "(give both, or neither)")
-        has_val = x_val is not None
-        if has_val:
-            x_val, d_val, _ = self._check_data(x_val, d_val, "validation")
+        validation = None
+        if x_val is not None:
+            validation = self._check_data(x_val, d_val, "validation")
         self._warn_if_batch_method_on_minibatches(len(x))
         self.stop_training, self.stop_reason = False, ""
         self._call("on_train_begin")
@@ -108,7 +108,7 @@ class Trainer:
             with self._interrupt, _blas_threads(self.threads):
                 while self.epoch < self.epochs and not self.stop_training:
                     self._run_epoch(x, targets, d)
-                    self._end_epoch(x_val, d_val if has_val else None)
+                    self._end_epoch(validation)
                     self._interrupt.check()
         except KeyboardInterrupt:
             self.stop_reason = "interrupted"
@@ -126,7 +126,9 @@ class Trainer:
 
     def evaluate(self, x, d) -> dict:
         """Loss (and metric, with a task) on a data set, in eval mode, in batches."""
-        x, d, targets = self._check_data(x, d, "evaluation")
+        return self._evaluate(*self._check_data(x, d, "evaluation"))
+
+    def _evaluate(self, x, d, targets) -> dict:
         was_training = self.model.training
         self.model.eval()
         try:
@@ -192,7 +194,7 @@ class Trainer:
     def _where(self) -> str:
         return f"epoch {self.epoch + 1}, step {self.step_in_epoch + 1}"
 
-    def _end_epoch(self, x_val, d_val) -> None:
+    def _end_epoch(self, validation) -> None:
         if not np.isfinite(self.model.theta).all():
             raise DivergenceError(f"training diverged: non-finite weights after epoch "
                                   f"{self.epoch + 1}")
@@ -201,9 +203,9 @@ class Trainer:
                   "time": time.perf_counter() - self._epoch_start}
         if self.task is not None:
             record[f"train_{self.metric_name}"] = self._epoch.metric(self.task)
-        if d_val is not None:
+        if validation is not None:
             try:
-                result = self.evaluate(x_val, d_val)
+                result = self._evaluate(*validation)
             except NonFiniteError as err:
                 # finite but huge weights can still overflow the outputs
                 raise DivergenceError(
