@@ -299,3 +299,19 @@ def test_resume_in_a_toml_file_conflict_names_the_file(finished_run, tmp_path, c
     code, out, err = run(capsys, argv)
     assert_one_line_error(code, err, ["seed in", "more.toml", "9"])
     assert folder_bytes(finished_run / "base") == before
+
+
+def test_resume_with_fewer_epochs_than_trained_is_refused(finished_run, capsys):
+    before = folder_bytes(finished_run / "base")
+    argv = ["train", "--no-progress", "--runs-dir", finished_run, "--name", "base", "--resume",
+            "--epochs", "1"]
+    code, out, err = run(capsys, argv)
+    assert_one_line_error(code, err, ["invalid --epochs with --resume: 1", "trained 2 epochs"])
+    assert folder_bytes(finished_run / "base") == before
+
+
+def test_an_empty_history_plots_without_error(tmp_path):
+    from handgrad.train import plots
+
+    path = plots.plot_history({}, tmp_path / "empty.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -311,6 +311,10 @@ def train_in(folder: RunFolder, a, explicit: dict, overwrite: bool) -> int:
     trainer = build_trainer(a, ds, task, model, run_dir)
     if a.resume:
         resume(trainer, checkpoint_path)
+        if trainer.epochs < trainer.epoch:
+            raise OptionError(f"invalid --epochs with --resume: {trainer.epochs} (the run in "
+                              f"{run_dir} has trained {trainer.epoch} epochs; give more to train "
+                              "longer)")
         print(f"resumed at epoch {trainer.epoch}, step {trainer.step_in_epoch}; training to "
               f"epoch {trainer.epochs}")
     # Everything is checked: now the folder may change. A fresh run removes the earlier run's

@@ -19,8 +19,12 @@ def plot_history(history: dict, path, title: str = "") -> Path:
     metrics = [k[len("val_"):] for k in history if k.startswith("val_") and k != "val_loss"]
     columns = 2 if metrics else 1
     fig, axes = plt.subplots(1, columns, figsize=(5.5 * columns, 4), squeeze=False)
-    epochs = history["epoch"]
+    epochs = history.get("epoch", [])
     ax = axes[0, 0]
+    if not epochs:  # Trainer(epochs=0): nothing trained, an empty chart that says so
+        ax.text(0.5, 0.5, "no epochs trained", ha="center", va="center", transform=ax.transAxes)
+        ax.set(xlabel="epoch", ylabel="loss", title="loss")
+        return _save(fig, path)
     ax.plot(epochs, history["train_loss"], label="train")
     if "val_loss" in history:
         ax.plot(epochs, history["val_loss"], label="validation")
