@@ -188,7 +188,8 @@ def meaning(cls, option: str) -> str:
     word = re.compile(rf"(?<![\w.]){re.escape(option)}(?!\w)")
     lines = _doc_lines(cls)
     for line in lines:
-        if re.match(r"^[^\s.]+\s+(<-|=)\s", line) and ". " not in line and word.search(line):
+        if re.match(r"^[A-Za-z_][\w^]*\s+(<-|=)\s", line) and ". " not in line and \
+                word.search(line):
             return line
     sentences = re.split(r"(?<=[.;:])\s+(?=[A-Z(`])", " ".join(lines))
     for sentence in sentences:

@@ -307,6 +307,16 @@ class Session:
                 frame[key] = None  # JSON has no NaN
         return frame
 
+    def _thumbnail_scale(self, layer: np.ndarray):
+        """(centre, per-neuron scale) mapping a hidden layer's outputs to [-1, 1]: the fixed range
+        of a bounded activation (so saturation shows as saturation), else each neuron's largest
+        |y| (ReLU and identity are unbounded)."""
+        bounded = {"sigmoid": (0.5, 0.5), "tanh": (0.0, 1.0), "hard_tanh": (0.0, 1.0)}
+        if self.config.activation in bounded:
+            centre, scale = bounded[self.config.activation]
+            return centre, np.full(layer.shape[1], scale)
+        return 0.0, np.maximum(np.abs(layer).max(axis=0), 1e-12)
+
     def _classification_views(self) -> dict:
         e = datasets.EXTENT
         # Row r of the map is y = e - (r + 0.5) 2e / G (top row first), column c is x.
@@ -319,8 +329,9 @@ class Session:
         _, hidden = self.hidden_outputs(thumbs)
         neurons = []
         for layer in hidden:
-            scales = np.maximum(np.abs(layer).max(axis=0), 1e-12)
-            neurons.append([{"scale": float(s), "image": encode(layer[:, j] / s, -1.0, 1.0)}
+            centre, scales = self._thumbnail_scale(layer)
+            neurons.append([{"scale": float(s), "image": encode((layer[:, j] - centre) / s,
+                                                                -1.0, 1.0)}
                             for j, s in enumerate(scales)])
         accuracy = {}
         for split, x, d in (("train", self.x_train, self.d_train), ("test", self.x_test,
@@ -338,8 +349,9 @@ class Session:
         y, hidden = self.hidden_outputs(xs)
         neurons = []
         for layer in hidden:
-            scales = np.maximum(np.abs(layer).max(axis=0), 1e-12)
-            neurons.append([{"scale": float(s), "curve": np.round(layer[:, j] / s, 3).tolist()}
+            centre, scales = self._thumbnail_scale(layer)
+            neurons.append([{"scale": float(s),
+                             "curve": np.round((layer[:, j] - centre) / s, 3).tolist()}
                             for j, s in enumerate(scales)])
         return {"curve_x": np.round(xs[:, 0], 4).tolist(), "curve_y": np.round(y[:, 0], 4).tolist(),
                 "neurons": neurons, "accuracy": {}}

@@ -354,6 +354,9 @@ function drawNetwork(f) {
         thumb = n.image ? image(n.image, f.thumb, (u) => 2 * u - 1) : curveThumb(n.curve);
       } else if (k === cols - 1 && f.output) {
         thumb = image(f.output, f.grid, (p) => 2 * p - 1);
+      } else if (k === cols - 1 && f.curve_y) {
+        const top = Math.max(1e-12, ...f.curve_y.map(Math.abs));
+        thumb = curveThumb(f.curve_y.map((v) => v / top));
       }
       ctx.fillStyle = "#eee";
       ctx.fillRect(x(k), y(k, j), box, box);
@@ -372,7 +375,7 @@ function drawNetwork(f) {
     const label = k === 0 ? "input" : k === cols - 1 ? "output" : `layer ${k}`;
     ctx.fillText(label, x(k), 12);
     if (k > 0) {
-      ctx.fillText(`|g| ${fmt(f.grad_norms[k - 1])}`, x(k) - 4, H - 4);
+      ctx.fillText(`|g| ${Number(f.grad_norms[k - 1]).toExponential(1)}`, x(k) - 4, H - 4);
     }
   }
 }
@@ -397,7 +400,9 @@ function chart(id, title, names, colours, log) {
   return new uPlot({
     title, width: 360, height: 150,
     scales: { x: { time: false }, y: log ? { distr: 3 } : {} },
-    axes: [{ label: "epoch", size: 30 }, { size: 56 }],
+    axes: [{ label: "epoch", size: 30 },
+           log ? { size: 56, values: (u, ticks) => ticks.map((v) => (v === null ? "" : v.toExponential(0))) }
+               : { size: 56 }],
     series: [{ label: "epoch" }, ...names.map((n, i) => ({ label: n, stroke: colours[i], width: 1.5 }))],
     legend: { show: true },
   }, [[], ...names.map(() => [])], el);
