@@ -34,7 +34,7 @@ from safetensors.numpy import save as st_save
 
 from handgrad.errors import HandgradError, ModelFileError
 from handgrad.model_checks import Declared, check_metadata, declared_tensors
-from handgrad.nn.module import Module
+from handgrad.nn.module import Module, Snapshot
 from handgrad.nn.registry import build
 from handgrad.safetensors_reader import fail, parse_json, read_container
 
@@ -370,28 +370,25 @@ def _check_values(path: Path, tensors: dict, declared: Declared) -> None:
 
 
 def restore_weights(model: Module, tensors: dict[str, np.ndarray], source="file") -> None:
-    """Copy saved parameters and buffers into ``model`` (in place: theta's views stay valid)."""
-    expected = {f"param/{n}": p for n, p in model.named_parameters()}
-    missing = [k for k in expected if k not in tensors]
-    if missing:
-        raise ModelFileError(f"{source} lacks parameters {missing[:3]}: different architecture")
-    for key, param in expected.items():
-        if tensors[key].shape != param.shape:
+    """Copy saved parameters and buffers into ``model`` in place (theta's views stay valid), with
+    the model's one snapshot/restore path. Everything is checked before anything is written: a
+    refused file leaves the model as it was."""
+    params = [(f"param/{name}", p) for name, p in model.named_parameters()]
+    buffers = [(f"buffer/{name}", name, b) for name, b in model.named_buffers()]
+    for key, shape in [*((k, p.shape) for k, p in params), *((k, b.shape) for k, _, b in buffers)]:
+        if key not in tensors:
+            raise ModelFileError(f"{source} lacks {key}: different architecture")
+        if tensors[key].shape != shape:
             raise ModelFileError(f"{source}: {key} has shape {tensors[key].shape}, the model "
-                                 f"expects {param.shape}: different architecture")
-    for module_path, module in modules_with_buffers(model):
-        for name, buffer in module.buffers.items():
-            key = f"buffer/{module_path}{name}"
-            if key not in tensors or tensors[key].shape != buffer.shape:
-                raise ModelFileError(f"{source} lacks buffer {key} of shape {buffer.shape}: "
-                                     "different architecture")
-    # all checked before anything is written: a refused file leaves the model as it was
-    for key, param in expected.items():
-        param.data[...] = tensors[key]
-    for module_path, module in modules_with_buffers(model):
-        for name in module.buffers:
-            module.buffers[name] = tensors[f"buffer/{module_path}{name}"].astype(
-                module.buffers[name].dtype)
+                                 f"expects {shape}: different architecture")
+    theta = np.concatenate([tensors[key].ravel() for key, _ in params]) if params else None
+    snapshot = Snapshot(buffers={name: tensors[key] for key, name, _ in buffers},
+                        rng_states=dict(model.named_rng_states()),  # streams stay as they are
+                        theta=theta)
+    try:
+        model.restore(snapshot)
+    except ValueError as err:
+        raise ModelFileError(f"{source}: {err}: different architecture") from None
 
 
 def modules_with_buffers(module: Module, prefix: str = ""):
