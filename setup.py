@@ -2,8 +2,9 @@
 form that runs where they are not built (optional=True: without a C compiler the install goes on):
 
 - handgrad.optim._fused: the optimizers' update rules, one pass each (handgrad/optim/kernels.py);
-- handgrad.nn._fused: the layers' elementwise passes, bias add, ReLU, finiteness check, softmax
-  cross-entropy (handgrad/nn/kernels.py), which link the C maths library (libm) for exp and log.
+- handgrad.nn._fused: the layers' elementwise passes behind the modules' readable math (bias add,
+  ReLU, finiteness check, softmax cross-entropy; handgrad/nn/kernels.py), which link the C maths
+  library (libm) for exp and log.
 
 No -ffast-math: every operation is rounded as NumPy rounds it; -fno-math-errno lets sqrt vectorise
 and -ffp-contract=off keeps a*b + c two roundings, as in NumPy. -fno-strict-aliasing: the ReLU and

@@ -1,4 +1,7 @@
-"""Modules with hand-written backpropagation: layers, activations, containers, losses."""
+"""Modules with hand-written backpropagation: layers, activations, containers, losses.
+
+Each module's forward and backward are written once in the notes' notation; the fast forms they
+call while ``handgrad.nn.kernels.FAST`` is true sit in one place, nn/kernels.py."""
 
 from handgrad.nn.activations import (ACTIVATIONS, ELU, GELU, Activation, HardTanh, Identity,
                                      LeakyReLU, LogSoftmax, Maxout, ReLU, Sigmoid, Sign, Softmax,
