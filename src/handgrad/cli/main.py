@@ -58,6 +58,8 @@ def user_error(err: BaseException) -> str | None:
         return os_error(err)
     if isinstance(err, (ValueError, TypeError)) and raised_by_handgrad(err):
         return str(err)  # a constructor's or validator's check of what the user gave
+    if isinstance(err, RuntimeError) and str(err).startswith("Symlink loop from"):
+        return f"{err} (a symbolic link that leads back to itself; give the real file)"  # pathlib
     if isinstance(err, MemoryError):
         return "not enough memory for this run (use a smaller model, batch or data set)"
     return None
@@ -107,7 +109,7 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print(f"{command}: interrupted", file=sys.stderr)
         return 130
-    except (HandgradError, OSError, ValueError, TypeError, MemoryError) as err:
+    except (HandgradError, OSError, ValueError, TypeError, MemoryError, RuntimeError) as err:
         message = user_error(err)
         if message is None or os.environ.get("HANDGRAD_TRACEBACK"):
             raise
