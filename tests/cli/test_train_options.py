@@ -42,3 +42,4 @@ def test_resume_without_a_checkpoint_is_named(tmp_path, capsys):
     err = run_error(capsys, "train", "--data", "iris", "--epochs", "1", "--no-progress",
                     "--runs-dir", str(tmp_path), "--name", "none", "--resume")
     assert "not found" in err and "checkpoint.safetensors" in err
+    assert not (tmp_path / "none").exists()  # nothing made for a run that cannot start

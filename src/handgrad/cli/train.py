@@ -288,6 +288,9 @@ def run(args) -> int:
     if runs_dir.exists() and not runs_dir.is_dir():
         raise OptionError(f"invalid --runs-dir: {str(runs_dir)!r} (a file, expected a folder)")
     run_dir = runs_dir / name
+    if a.resume and not (run_dir / CHECKPOINT).is_file():  # before the lock makes the folder
+        raise ModelFileError(f"cannot resume: checkpoint not found: {run_dir / CHECKPOINT} (train "
+                             "without --resume first)")
     with RunFolder(run_dir) as folder:
         return train_in(folder, a, explicit, overwrite=bool(getattr(args, "overwrite", False)))
 
@@ -347,8 +350,9 @@ def last_good(trainer, path: Path) -> str:
     if checkpoint.saved_epoch is None:
         return (f"No checkpoint was written before it diverged ({path} does not exist); "
                 "lower the learning rate and train again.")
-    return (f"The last good checkpoint is {path} (epoch {checkpoint.saved_epoch}); lower the "
-            "learning rate there or train afresh.")
+    return (f"The last good checkpoint is {path} (epoch {checkpoint.saved_epoch}); a resumed run "
+            "keeps its learning rate, so train afresh with a lower --lr (--overwrite replaces "
+            "this run; or give another --name).")
 
 
 def model_sizes(model) -> list[int]:
