@@ -13,6 +13,8 @@ import socket
 import sys
 import webbrowser
 
+from threadpoolctl import threadpool_limits
+
 from handgrad.errors import OptionError
 from handgrad.validate import check_option
 
@@ -86,6 +88,9 @@ def run(args) -> int:
     print(f"listening on {where}; Ctrl-C stops it", flush=True)
     if not args.no_browser and has_desktop():
         webbrowser.open(url)
+    # One BLAS thread: the playground's matrices are tiny and each tab trains in its own worker
+    # thread; BLAS's own threads would only contend with them (and with the event loop).
+    threadpool_limits(limits=1, user_api="blas")
     server = uvicorn.Server(uvicorn.Config(create_app(fps=fps), log_level="warning"))
     server.run(sockets=[sock])
     return 0

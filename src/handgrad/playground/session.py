@@ -27,8 +27,8 @@ from handgrad.playground.config import HEADS, Config
 from handgrad.train.closure import BatchClosure
 
 HISTORY = 1000            # most points kept per curve
-GRID = 48                 # the output heat map is GRID x GRID
-THUMB = 20                # each neuron's thumbnail is THUMB x THUMB
+GRID = 40                 # the output heat map is GRID x GRID
+THUMB = GRID // 2         # each neuron's thumbnail: every other cell of the map's grid
 CURVE = 160               # points of the regression curve and of its neuron curves
 NEWTON_MAX_PARAMS = 400   # Newton forms and decomposes the P x P Hessian every step
 
@@ -289,23 +289,39 @@ class Session:
                 "x_test": np.round(self.x_test, 4).tolist(), "d_test": self.d_test.tolist()}
 
     def frame(self) -> dict:
+        """Everything the page draws now, from one forward pass (evaluation mode) over the plane
+        (or the line) and the data together."""
         c, h = self.config, self.history
+        if c.task == "regression":
+            where = np.linspace(-datasets.EXTENT, datasets.EXTENT, CURVE)[:, None]
+        else:
+            e = datasets.EXTENT
+            # Row r of the map is y = e - (r + 0.5) 2e / G (top row first), column c is x.
+            axis = e - (np.arange(GRID) + 0.5) * 2 * e / GRID
+            where = np.c_[np.tile(-axis, GRID), np.repeat(axis, GRID)]
+        n, n_train = len(where), len(self.x_train)
+        y, hidden = self.hidden_outputs(np.concatenate([where, self.x_train, self.x_test]))
+        y_train, y_test = y[n:n + n_train], y[n + n_train:]
         frame = {"type": "frame", "data_version": self.data_version, "epoch": self.epoch,
                  "steps": self.steps, "playing": self.playing, "lr": float(self.optimizer.lr),
                  "eps": self.epochs_per_second(), "grad_norms": self.grad_norms,
-                 "train_loss": h["train"][-1], "test_loss": h["test"][-1],
+                 "train_loss": self._loss(y_train, self.targets_train),
+                 "test_loss": self._loss(y_test, self.targets_test),
                  "history": h, "sizes": c.sizes, "head": c.head, "task": c.task,
                  "weights": [np.round(m.W.data, 4).tolist() for m in self.model.layers
                              if isinstance(m, Linear)]}
-        if self.epoch != h["epoch"][-1]:  # between recorded points: the losses of now
-            frame["train_loss"] = self.evaluate(self.x_train, self.targets_train)
-            frame["test_loss"] = self.evaluate(self.x_test, self.targets_test)
-        frame.update(self._regression_views() if c.task == "regression"
-                     else self._classification_views())
+        hidden = [layer[:n] for layer in hidden]
+        if c.task == "regression":
+            frame.update(self._regression_views(where, y[:n], hidden))
+        else:
+            frame.update(self._classification_views(y[:n], hidden, y_train, y_test))
         for key in ("train_loss", "test_loss"):
             if not math.isfinite(frame[key]):
                 frame[key] = None  # JSON has no NaN
         return frame
+
+    def _loss(self, y: np.ndarray, d: np.ndarray) -> float:
+        return float(self.loss.forward(y, d)) if len(y) else float("nan")
 
     def _thumbnail_scale(self, layer: np.ndarray):
         """(centre, per-neuron scale) mapping a hidden layer's outputs to [-1, 1]: the fixed range
@@ -317,36 +333,27 @@ class Session:
             return centre, np.full(layer.shape[1], scale)
         return 0.0, np.maximum(np.abs(layer).max(axis=0), 1e-12)
 
-    def _classification_views(self) -> dict:
-        e = datasets.EXTENT
-        # Row r of the map is y = e - (r + 0.5) 2e / G (top row first), column c is x.
-        axis = e - (np.arange(GRID) + 0.5) * 2 * e / GRID
-        grid = np.c_[np.tile(-axis, GRID), np.repeat(axis, GRID)]
-        y, _ = self.hidden_outputs(grid)
-        p = probability_of_class_1(self.config.head, y)
-        t_axis = e - (np.arange(THUMB) + 0.5) * 2 * e / THUMB
-        thumbs = np.c_[np.tile(-t_axis, THUMB), np.repeat(t_axis, THUMB)]
-        _, hidden = self.hidden_outputs(thumbs)
+    def _classification_views(self, y, hidden, y_train, y_test) -> dict:
+        head = self.config.head
+        p = probability_of_class_1(head, y)
         neurons = []
         for layer in hidden:
+            # every other cell of the map's grid: THUMB x THUMB per neuron
+            layer = layer.reshape(GRID, GRID, -1)[::2, ::2].reshape(THUMB * THUMB, -1)
             centre, scales = self._thumbnail_scale(layer)
             neurons.append([{"scale": float(s), "image": encode((layer[:, j] - centre) / s,
                                                                 -1.0, 1.0)}
                             for j, s in enumerate(scales)])
         accuracy = {}
-        for split, x, d in (("train", self.x_train, self.d_train), ("test", self.x_test,
-                                                                    self.d_test)):
-            if len(x):
-                y_split, _ = self.hidden_outputs(x)
-                pred = probability_of_class_1(self.config.head, y_split) > 0.5
+        for split, y_split, d in (("train", y_train, self.d_train),
+                                  ("test", y_test, self.d_test)):
+            if len(d):
+                pred = probability_of_class_1(head, y_split) > 0.5
                 accuracy[split] = float(np.mean(pred == (d > 0.5)))
         return {"grid": GRID, "thumb": THUMB, "output": encode(p, 0.0, 1.0), "neurons": neurons,
                 "accuracy": accuracy}
 
-    def _regression_views(self) -> dict:
-        e = datasets.EXTENT
-        xs = np.linspace(-e, e, CURVE)[:, None]
-        y, hidden = self.hidden_outputs(xs)
+    def _regression_views(self, xs, y, hidden) -> dict:
         neurons = []
         for layer in hidden:
             centre, scales = self._thumbnail_scale(layer)
