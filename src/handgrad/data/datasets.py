@@ -203,32 +203,32 @@ def split(x, d, task, test_size, val_size, seed, fixed_test_rows=None, classes=N
     rest. ``x`` may be an array or a :class:`Frame`; too few rows (per class) is a DataError."""
     index = np.arange(len(d))
     rest, test = split_rows(index, d, task, test_size, seed, fixed_test_rows, classes, source,
-                            "test split (--test-size, test_size=)")
+                            f"test split (--test-size {test_size:g})")
     if not val_size:
         train, val = rest, None
     else:
         fraction = val_size / (1.0 - (0.0 if fixed_test_rows else test_size))
         train, val = split_rows(rest, d[rest], task, fraction, seed, None, classes, source,
-                                "validation split (--val-size, val_size=)", val_size)
+                                f"validation split (--val-size {val_size:g})")
     take = (lambda rows: None if rows is None else
             (x.take(rows) if isinstance(x, Frame) else x[rows]))
     pick = (lambda rows: None if rows is None else d[rows])
     return (take(train), pick(train)), (take(val), pick(val)), (take(test), pick(test))
 
 
-def split_rows(index, d, task, size, seed, fixed, classes, source, what, shown=None):
-    """(kept, held out) row indices: ``size`` of them held out, stratified for classes."""
+def split_rows(index, d, task, size, seed, fixed, classes, source, what):
+    """(kept, held out) row indices: ``size`` of them held out, stratified for classes.
+    ``what`` names the split and its option for messages."""
     from sklearn.model_selection import train_test_split
 
-    shown = size if shown is None else shown
     if fixed:
         return index[:-fixed], index[-fixed:]
     n = len(index)
     held = math.ceil(size * n)
     if n - held < 1 or held < 1:
-        raise DataError(f"{source}: {n} rows are too few for a {what} of {shown:g}: it would "
-                        f"leave {max(n - held, 0)} rows for training and {held} held out; add "
-                        "rows or change the size")
+        raise DataError(f"{source}: {n} rows are too few for a {what}: it would leave "
+                        f"{max(n - held, 0)} rows for training and {held} held out; add rows or "
+                        "change the size")
     if task != "classification":
         kept, out = train_test_split(index, test_size=size, random_state=seed)
         return kept, out
@@ -237,11 +237,11 @@ def split_rows(index, d, task, size, seed, fixed, classes, source, what, shown=N
     if len(lone):
         name = _class_name(lone[0], classes)
         raise DataError(f"{source}: class {name!r} has only 1 row {_left(what)}; a stratified "
-                        f"{what} of {shown:g} needs at least 2 rows of every class (one to train "
-                        f"on, one to hold out); add rows of that class or remove it")
+                        f"{what} needs at least 2 rows of every class, one to train on and one "
+                        "to hold out: add rows of that class or remove it")
     if held < len(labels) or n - held < len(labels):
-        raise DataError(f"{source}: a {what} of {shown:g} holds out {held} of {n} rows, keeping "
-                        f"{n - held}; a stratified split needs at least one row of each of the "
+        raise DataError(f"{source}: a {what} holds out {held} of {n} rows, keeping {n - held}; "
+                        f"a stratified split needs at least one row of each of the "
                         f"{len(labels)} classes on both sides: change the size or add rows")
     kept, out = train_test_split(index, test_size=size, random_state=seed, stratify=d)
     return kept, out
