@@ -229,14 +229,24 @@ def _plot(r: CurvatureResult, model, x, d, theta_star, path):
         lam = r.eigenvalues[::-1]
         ax.plot(np.arange(1, lam.size + 1), lam, "o-", ms=3, color="#1f77b4",
                 label="eigenvalues of H (full, from backprop)")
-        ax.set_yscale("symlog", linthresh=max(1e-6, 1e-6 * r.lambda_max))
+        linthresh = max(1e-6, 1e-6 * r.lambda_max)
+        ax.set_yscale("symlog", linthresh=linthresh)
+        # Decade ticks from ten times the linear threshold up, and 0: a tick at the threshold
+        # itself would print on top of the 0.
+        low, high = int(np.floor(np.log10(linthresh))) + 1, int(np.ceil(np.log10(r.lambda_max)))
+        negative = lam.min() < -linthresh
+        ticks = [0.0] + [10.0 ** k for k in range(low, high + 1, 2 if high - low > 8 else 1)]
+        if negative:
+            ticks = [-10.0 ** k for k in range(low, int(np.ceil(np.log10(-lam.min()))) + 1)] + \
+                ticks
+        ax.set_yticks(ticks)
     ax.axhline(r.lambda_max, color="#d62728", ls="--", lw=1,
                label=f"lambda_max = {r.lambda_max:.3g} (Lanczos agrees)")
     ax.axhline(0.0, color="k", lw=0.6)
     ax.set_xlabel("index (descending)")
     ax.set_ylabel("lambda")
     ax.set_title(f"spectrum of H: condition number {r.condition_number:.2g}")
-    ax.legend(loc="upper right")
+    ax.legend(loc="lower left")
 
     ax = axes[0, 1]
     stable = iter(["#08306b", "#2171b5", "#6baed6"])
@@ -248,7 +258,7 @@ def _plot(r: CurvatureResult, model, x, d, theta_star, path):
     ax.set_xlabel("GD step")
     ax.set_ylabel("E - E*")
     ax.set_title("excess loss from a perturbed minimum")
-    ax.legend(loc="upper left", fontsize=7)
+    ax.legend(loc="upper center", fontsize=8)
 
     ax = axes[1, 0]
     rel = r.etas / r.eta_limit
@@ -265,7 +275,7 @@ def _plot(r: CurvatureResult, model, x, d, theta_star, path):
     ax.set_xlabel("eta / (2 / lambda_max)")
     ax.set_ylabel("max (E - E*) / (E_0 - E*)")
     ax.set_title(f"sweep of constant rates ({cfg.steps} GD steps each)")
-    ax.legend(loc="upper left", fontsize=8)
+    ax.legend(loc="center right", fontsize=8)
 
     ax = axes[1, 1]
     model.theta[:] = theta_star

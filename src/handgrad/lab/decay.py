@@ -167,7 +167,6 @@ def _plot(r: DecayResult, path):
     ax.set_xlabel("epoch k")
     ax.set_ylabel("eta_k")
     ax.set_title("the learning rate")
-    ax.legend()
     ax = axes[0, 1]
     for run in r.runs:
         ax.semilogy(np.arange(1, run.val_loss.size + 1), run.val_loss, label=run.schedule,
@@ -176,7 +175,6 @@ def _plot(r: DecayResult, path):
     ax.set_xlabel("epoch k")
     ax.set_ylabel("held-out MSE")
     ax.set_title("held-out loss per epoch")
-    ax.legend()
     ax = axes[0, 2]
     ranked = sorted(r.runs, key=lambda run: run.final)
     ax.barh([run.schedule for run in ranked], [run.final for run in ranked],
@@ -187,5 +185,8 @@ def _plot(r: DecayResult, path):
     ax.invert_yaxis()
     ax.set_xlabel(f"held-out MSE, mean of the last {max(1, cfg.epochs // 10)} epochs")
     ax.set_title("where each schedule ends")
-    ax.legend(loc="lower right")
-    return plotting.save_png(fig, path)
+    ax.text(r.noise_floor, 1.01, " noise floor", transform=ax.get_xaxis_transform(), fontsize=8,
+            va="bottom")
+    # One legend for the three panels, below them, so it covers no curve and no bar.
+    rect = plotting.legend_below(fig, axes[0, 1], ncol=len(r.runs) + 1)
+    return plotting.save_png(fig, path, rect)

@@ -215,9 +215,15 @@ def _plot(r: SurfaceResult, path):
     A, B = np.meshgrid(r.random.alphas, r.random.betas)
     ax3.plot_surface(A, B, r.random.loss, cmap="viridis", linewidth=0, antialiased=True,
                      alpha=0.95)
-    ax3.set_xlabel("alpha")
-    ax3.set_ylabel("beta")
-    ax3.set_zlabel("loss")
+    # Few ticks, small labels, set off from the axes: the 3-D axes crowd them otherwise.
+    from matplotlib.ticker import MaxNLocator
+
+    for axis in (ax3.xaxis, ax3.yaxis, ax3.zaxis):
+        axis.set_major_locator(MaxNLocator(4))
+    ax3.tick_params(labelsize=8, pad=1)
+    ax3.set_xlabel("alpha", labelpad=6)
+    ax3.set_ylabel("beta", labelpad=6)
+    ax3.set_zlabel("loss", labelpad=4)
     ax3.set_title("the same slice in 3-D")
     ax = fig.add_subplot(1, 3, 3)
     cs = _contour(ax, r.pca, f"PCA directions of the path\n(projection keeps "
@@ -241,13 +247,18 @@ def _animate(r: SurfaceResult, path):
     stride = max(1, len(r.pca.path) // 60)
     frames = len(r.pca.path[::stride])
 
+    def title(k: int) -> str:
+        # Two short lines: one long line is wider than the 5-inch frame and gets cut off.
+        return f"{r.config.optimizer} on the PCA slice\nstep {k}, loss {r.losses[k]:.3g}"
+
     def update(i):
         k = min(i * stride, len(r.pca.path) - 1)
         p = r.pca.path[:k + 1]
         line.set_data(p[:, 0], p[:, 1])
         dot.set_data([p[-1, 0]], [p[-1, 1]])
-        ax.set_title(f"{r.config.optimizer} on the PCA slice: step {k}, loss {r.losses[k]:.3f}")
+        ax.set_title(title(k), fontsize=10)
         return [line, dot]
 
+    ax.set_title(title(len(r.pca.path) - 1), fontsize=10)   # tight_layout leaves room for it
     fig.tight_layout()
     return plotting.save_gif(fig, update, frames, path, fps=12)
