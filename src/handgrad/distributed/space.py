@@ -39,7 +39,7 @@ from handgrad.errors import OptionError
 DISTRIBUTIONS = ("uniform", "log_uniform", "int_uniform", "choice")
 SWEEP_KEYS = ("samples", "seed", "metric", "mode", "halving", "min_epochs", "eta")
 # set by the sweep for every trial: a space may not choose them
-RESERVED = ("config", "runs_dir", "name", "resume", "no_progress")
+RESERVED = ("config", "runs_dir", "name", "resume", "no_progress", "distributed")
 
 
 @dataclass
