@@ -188,3 +188,24 @@ def test_race_runs_the_labs_optimizers_from_the_functions_start():
     assert len(result["contour"]) == result["size"] ** 2
     with pytest.raises(OptionError, match="steps"):
         teaching.race({"function": "rosenbrock", "steps": 0})
+
+
+def test_l1_and_l2_reach_the_optimizer_and_shrink_the_weights():
+    plain = Session(parse({**XOR, "optimizer": "sgd", "lr": 0.3}))
+    l2 = Session(parse({**XOR, "optimizer": "sgd", "lr": 0.3, "l2": 0.05}))
+    l1 = Session(parse({**XOR, "optimizer": "sgd", "lr": 0.3, "l1": 0.01}))
+    for session in (plain, l2, l1):
+        for _ in range(30):
+            session.train_epoch()
+    weights = lambda s: np.concatenate([m.W.data.ravel() for m in s.model.layers
+                                        if hasattr(m, "W")])
+    assert np.linalg.norm(weights(l2)) < np.linalg.norm(weights(plain))
+    assert np.abs(weights(l1)).sum() < np.abs(weights(plain)).sum()
+
+
+def test_a_full_batch_method_on_mini_batches_gets_a_notice():
+    session = Session(parse(XOR))
+    notices = session.apply(parse({**XOR, "optimizer": "rprop"}))
+    assert any("full-batch method" in n for n in notices)
+    assert not any("full-batch" in n for n in session.apply(parse({**XOR, "optimizer": "rprop",
+                                                                    "batch_size": 0})))

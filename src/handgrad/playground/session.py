@@ -100,7 +100,8 @@ class Session:
                 raise
         else:
             schedule = self.schedule
-        if optimizer.full_batch and new.batch_size not in (0,) and \
+        n_train = len(data[0] if data is not None else self.x_train)
+        if optimizer.full_batch and new.batch_size not in (0, n_train) and \
                 (old is None or changed & {"optimizer", "batch_size"}):
             notices.append(f"{new.optimizer} is a full-batch method as published; with mini-"
                            "batches its sign and curvature tests see a different loss each step")
@@ -242,7 +243,8 @@ class Session:
             return float("nan")
         self.model.eval()
         try:
-            return float(self.loss.forward(self.model.forward(x), d))
+            with np.errstate(over="ignore", invalid="ignore"):  # a diverged run: shown as such
+                return float(self.loss.forward(self.model.forward(x), d))
         finally:
             self.model.train()
 
@@ -321,7 +323,10 @@ class Session:
         return frame
 
     def _loss(self, y: np.ndarray, d: np.ndarray) -> float:
-        return float(self.loss.forward(y, d)) if len(y) else float("nan")
+        if not len(y):
+            return float("nan")
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverged run: sent as null
+            return float(self.loss.forward(y, d))
 
     def _thumbnail_scale(self, layer: np.ndarray):
         """(centre, per-neuron scale) mapping a hidden layer's outputs to [-1, 1]: the fixed range
