@@ -124,10 +124,10 @@ class ReLU(Activation):
 
     def forward(self, z):
         """y = max(0, z)."""
-        self.z = z
         if kernels.FAST:  # one compiled pass, which also keeps the mask z > 0 for the backward
             y, self.on = kernels.relu_forward(z=z)
             return y
+        self.z = z
         return np.maximum(0, z)
 
     def backward(self, grad_y):
