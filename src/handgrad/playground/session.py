@@ -309,7 +309,9 @@ class Session:
                  "eps": self.epochs_per_second(), "grad_norms": self.grad_norms,
                  "train_loss": self._loss(y_train, self.targets_train),
                  "test_loss": self._loss(y_test, self.targets_test),
-                 "history": h, "sizes": c.sizes, "head": c.head, "task": c.task,
+                 # a copy: the sender encodes it while the next epochs append to the original
+                 "history": {key: list(values) for key, values in h.items()},
+                 "sizes": c.sizes, "head": c.head, "task": c.task,
                  "weights": [np.round(m.W.data, 4).tolist() for m in self.model.layers
                              if isinstance(m, Linear)]}
         hidden = [layer[:n] for layer in hidden]
