@@ -132,7 +132,7 @@ def test_separately_started_cluster_gives_the_same_metrics(tmp_path, two_worker_
 
 
 def test_worker_killed_mid_sweep_every_trial_once(tmp_path):
-    space = parse_space(dict(SPACE, data="digits", hidden="32", epochs=4, lr=[0.01, 0.03, 0.1]))
+    space = parse_space(dict(SPACE, data="digits", hidden="32", epochs=3))
     store = open_store(tmp_path / "results.jsonl")
     killed = []
     with sweep.dask_client(workers=2) as client:
