@@ -153,15 +153,15 @@ class Frame:
                 out.append((name, rows))
         return out
 
-    def refuse_missing(self) -> None:
+    def refuse_missing(self, hint: str = "fill them with --impute mean|median|most_frequent "
+                                          "(impute= in load_dataset) or remove those rows") -> None:
         gaps = self.missing()
         if not gaps:
             return
         every = np.unique(np.concatenate([rows for _, rows in gaps]))
         columns = ", ".join(f"{name!r} ({len(rows)})" for name, rows in gaps[:6])
         raise DataError(f"{self.source}: missing values in column(s) {columns}, at "
-                        f"{self.where(every)}; fill them with --impute mean|median|most_frequent "
-                        "(impute= in load_dataset) or remove those rows")
+                        f"{self.where(every)}; {hint}")
 
 
 # --- the notes' preprocessing ---------------------------------------------------------------------
@@ -311,7 +311,8 @@ class Preprocessor:
     def transform(self, frame: Frame, dtype=np.float64) -> np.ndarray:
         """The model's input for the frame's rows (its columns already in this order)."""
         if self.impute is None:
-            frame.refuse_missing()
+            frame.refuse_missing("the model was trained without imputation (--impute): fill "
+                                 "them or remove those rows")
         x = self._filled(frame)
         if self.scaler is not None:
             x = self.scaler.transform(x)
