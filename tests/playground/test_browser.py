@@ -167,6 +167,11 @@ def test_the_url_carries_the_set_up_and_bad_ones_are_named(open_page):
     wait_config_applied(page, "[2,3,2,1]")
     assert page.input_value("#optimizer") == "rmsprop"
     assert page.input_value("#opt-options input[name=alpha]") == "0.9"
+    page.click("#add-layer")
+    wait_config_applied(page, "[2,3,2,4,1]")
+    page.click(".width-plus[data-layer='0']")
+    wait_config_applied(page, "[2,4,2,4,1]")
+    assert "hidden=4%2C2%2C4" in page.url or "hidden=4,2,4" in page.url
     page, errors_bad = open_page("?hidden=10000")
     page.wait_for_selector("#message:not([hidden])", timeout=WAIT_MS)
     assert "invalid width of hidden layer 1: 10000" in page.inner_text("#message")
