@@ -170,6 +170,36 @@ def _task(data: bytes, **changes) -> bytes:
     return _edit_meta(data, edit)
 
 
+def _preprocessing(data: bytes, **changes) -> bytes:
+    """Metadata of a model fed two numeric columns and one categorical column of two categories
+    (4 inputs, as the base network takes), with ``changes`` to the preprocessing."""
+    prep = {"numeric": ["f0", "f1"], "categorical": [["c", ["x", "y"]]], "impute": "mean",
+            "fill_numeric": [0.0, 1.0], "fill_categorical": ["x"], "unknown_category": "zeros"}
+    prep.update(changes)
+
+    def edit(meta):
+        extra = meta["extra"]
+        extra.update(preprocessing=prep, feature_names=["f0", "f1", "c"],
+                     input_names=["f0", "f1", "c=x", "c=y"])
+        extra["scaler"] = {"mean": [0.0, 0.0], "std": [1.0, 1.0]}
+    return _drop_tensors(_edit_meta(data, edit), {"extra/scaler/mean", "extra/scaler/std"})
+
+
+def _drop_tensors(data: bytes, names: set[str]) -> bytes:
+    """The file without tensors ``names``, the others packed one after another again."""
+    header, body = split_file(data)
+    kept, position = [], 0
+    entries = sorted((e["data_offsets"], k) for k, e in header.items() if k != "__metadata__")
+    for (begin, end), name in entries:
+        if name in names:
+            header.pop(name)
+            continue
+        kept.append(body[begin:end])
+        header[name]["data_offsets"] = [position, position + end - begin]
+        position += end - begin
+    return join_file(header, b"".join(kept))
+
+
 def _nested_sequential(depth: int) -> str:
     """A Linear inside ``depth`` Sequentials, as JSON text (too deep for json.dumps)."""
     return ('{"type": "Sequential", "layers": [' * depth
@@ -547,6 +577,13 @@ CASES: list[Case] = [
     Case("scaler-not-dict", "model", "clear", _m(lambda d: _extra(d, "scaler", [1.0, 2.0]))),
     Case("target-scale-string", "model", "clear",
          _m(lambda d: _extra(d, "target_scale", {"mean": "x", "std": 1.0}))),
+    Case("preprocessing-width-mismatch", "info", "clear",
+         _m(lambda d: _preprocessing(d, categorical=[["c", ["x", "y", "z"]]]))),
+    Case("preprocessing-fill-nan", "info", "clear",
+         _m(lambda d: _preprocessing(d, fill_numeric=[0.0, float("nan")]))),
+    Case("preprocessing-columns-differ", "info", "clear",
+         _m(lambda d: _preprocessing(d, numeric=["f0", "g1"]))),
+    Case("preprocessing-valid", "info", "loaded", _m(lambda d: _preprocessing(d))),
     Case("settings-not-dict", "model", "clear", _m(lambda d: _extra(d, "settings", [1, 2]))),
     # valid files: they load, and info prints what a terminal shows safely
     Case("valid-model", "model", "loaded", _m(lambda d: d)),
