@@ -24,3 +24,9 @@ def test_info_describes_model_and_checkpoint(body_run, capsys):
     assert main(["info", str(run / "checkpoint.safetensors")]) == 0
     out = capsys.readouterr().out
     assert "handgrad checkpoint" in out and "training state: 4 epochs done" in out
+
+
+def test_printable_escapes_control_and_format_characters():
+    from handgrad.cli.info import printable
+    assert printable("a\x1b[2Jb\x07c\u202ed\x9be\nf") == "a\\x1b[2Jb\\x07c\\u202ed\\x9be\nf"
+    assert printable("Adélie, 企鹅") == "Adélie, 企鹅"

@@ -100,3 +100,54 @@ def test_atomic_write_keeps_old_file_when_writing_fails(tmp_path):
         io.atomic_write_bytes(path, 12345)  # not bytes: the write fails midway
     assert path.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["f.txt"]
+
+
+def _meta():
+    return {"task": {"kind": "classification", "loss": "cross_entropy", "n_classes": 3,
+                     "output": "softmax"},
+            "classes": ["x", "y", "z"], "feature_names": list("abcde"),
+            "scaler": {"mean": np.zeros(5), "std": np.ones(5)}}
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"classes": ["a"]}, "3 classes but 1 class names"),
+    ({"task": {"kind": "clasification", "loss": "cross_entropy", "n_classes": 3}},
+     "neither classification nor regression"),
+    ({"task": {"kind": "classification", "loss": "huber", "n_classes": 3}}, "task loss 'huber'"),
+    ({"task": {"kind": "classification", "loss": "cross_entropy", "n_classes": 4},
+      "classes": list("wxyz")}, "needs 4 output"),
+    ({"feature_names": ["a", "b"]}, "2 feature names for a network with 5 inputs"),
+    ({"scaler": {"mean": np.zeros(5), "std": np.array([1, 1, 0, 1, 1.0])}}, "std holds values <= 0"),
+    ({"scaler": {"mean": np.full(5, np.nan), "std": np.ones(5)}}, "NaN"),
+    ({"target_scale": {"mean": 1.0, "std": float("inf")}}, "target_scale std"),
+])
+def test_metadata_predict_relies_on_is_checked_against_the_network(tmp_path, change, message):
+    path = io.save_model(tmp_path / "m.safetensors", _model(), {**_meta(), **change})
+    with pytest.raises(ModelFileError, match=message) as caught:
+        io.load_model(path, with_metadata=True)
+    assert str(caught.value).startswith(f"{path}: metadata: ")
+    assert io.load_model(io.save_model(tmp_path / "ok.safetensors", _model(), _meta()))
+
+
+def test_non_finite_weights_are_refused_and_named(tmp_path):
+    model = _model()
+    model.theta[3] = np.nan
+    path = io.save_model(tmp_path / "m.safetensors", model)
+    with pytest.raises(ModelFileError, match=r"param/0\.W holds NaN"):
+        io.load_model(path)
+
+
+def test_a_huge_declared_architecture_is_refused_from_the_header(tmp_path):
+    """The 6 kB file of the issue whose architecture says Linear(20000, 20000)."""
+    import json
+    path = io.save_model(tmp_path / "m.safetensors", _model())
+    data = path.read_bytes()
+    n = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8:8 + n])
+    meta = json.loads(header["__metadata__"]["handgrad"])
+    meta["architecture"] = {"type": "Linear", "in_features": 20000, "out_features": 20000}
+    header["__metadata__"]["handgrad"] = json.dumps(meta)
+    text = json.dumps(header).encode()
+    path.write_bytes(len(text).to_bytes(8, "little") + text + data[8 + n:])
+    with pytest.raises(ModelFileError, match=r"lacks param/W, which its architecture declares"):
+        io.load_model(path)
