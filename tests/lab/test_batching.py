@@ -1,5 +1,5 @@
 """batching: the mini-batch gradient is an unbiased estimate whose variance follows
-(sigma^2 / B)(n - B)/(n - 1); per epoch small batches go further and their loss curves are noisier."""
+(sigma^2 / B)(n - B)/(n - 1); per epoch small batches go further, with noisier loss curves."""
 
 import numpy as np
 import pytest

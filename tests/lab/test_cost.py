@@ -1,5 +1,6 @@
 """cost: backprop's delta is (a - y) sigma'(z) under the quadratic cost and a - y under
-cross-entropy (003, eq. 16 and 26); from a saturated wrong start the quadratic cost is far slower."""
+cross-entropy (003, eq. 16 and 26); from a saturated wrong start the quadratic cost is much
+slower."""
 
 import numpy as np
 import pytest

@@ -69,10 +69,9 @@ EXPERIMENTS = {e.name: e for e in (
     Experiment("overfitting", "overfitting", "OverfittingConfig", "run_overfitting",
                "a large network trained long on few points: train and validation loss diverge; "
                "L2, dropout and early stopping close the gap"),
-
     Experiment("escape", "escape", "EscapeConfig", "run_escape",
-               "a poor local minimum: a small constant rate stays, a large rate with decay finds the"
-               " better minimum, over many starts"),
+               "a poor local minimum: a small constant rate stays, a large rate with decay finds "
+               "the better minimum, over many starts"),
     Experiment("newton-fails", "newton_fails", "NewtonFailsConfig", "run_newton_fails",
                "plain Newton walks to saddles and maxima of a non-convex surface and a small "
                "network; the modified Newton (|lambda|) does not"),

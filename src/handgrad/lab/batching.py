@@ -12,7 +12,8 @@ step, so by epochs smaller batches go further, by wall time the gap narrows (eac
 the per-step overhead), and their loss curves are noisier. The noise is the variance of the
 estimate: drawing B of the n samples without replacement,
 
-    E ||g_B - grad C||^2 = (sigma^2 / B) (n - B) / (n - 1),   sigma^2 = (1/n) sum_x ||grad C_x - grad C||^2
+    E ||g_B - grad C||^2 = (sigma^2 / B) (n - B) / (n - 1),
+    sigma^2 = (1/n) sum_x ||grad C_x - grad C||^2
 
 which the experiment measures at fixed weights, batch by batch, against the formula.
 """
@@ -177,12 +178,12 @@ def _verdict(r: BatchingResult) -> str:
                                                   else "not reached"))
     lines.append(f"By wall time (this machine, this run) to reach loss {level:.3g}: "
                  + ", ".join(reach) + "; small steps pay the per-step overhead.")
+    off = max(abs(run.grad_variance / run.grad_variance_formula - 1) for run in r.runs[:-1])
     lines.append(
         f"The mini-batch gradient's variance falls as 1/B (times (n - B)/(n - 1)): measured "
         f"{small.grad_variance:.3g} at B = {small.batch_size} down to "
         f"{r.runs[-2].grad_variance:.3g} at B = {r.runs[-2].batch_size}, within "
-        f"{100 * max(abs(run.grad_variance / run.grad_variance_formula - 1) for run in r.runs[:-1]):.0f}"
-        f"% of the formula with sigma^2 = {r.sigma2:.3g}.")
+        f"{100 * off:.0f}% of the formula with sigma^2 = {r.sigma2:.3g}.")
     return "\n".join(lines)
 
 

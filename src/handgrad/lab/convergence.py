@@ -179,7 +179,8 @@ def _plot(r: ConvergenceResult, path):
     for run in r.convex:
         ax.loglog(kk, run.error[1:], color=COLORS[run.name], lw=2,
                   label=f"{run.name}: fitted slope {run.slope:.2f}")
-    ax.loglog(kk, r.bound, color="k", ls="--", lw=1, label="001's bound for w^4: |w0 - w*|^2 / (2 eta k)")
+    ax.loglog(kk, r.bound, color="k", ls="--", lw=1,
+              label="001's bound for w^4: |w0 - w*|^2 / (2 eta k)")
     ax.loglog(k[1:], r.quadratic.error[1:], color=COLORS["quadratic"], lw=2, label="quadratic")
     ax.set_ylim(max(1e-12, min(run.error[-1] for run in r.convex) / 10), None)
     ax.set_xlabel("iteration k")

@@ -79,7 +79,8 @@ def minima() -> list[tuple[float, float, float]]:
     found = []
     for i in np.flatnonzero((F[1:-1] < F[:-2]) & (F[1:-1] < F[2:])) + 1:
         h = 1e-4
-        found.append((float(w[i]), float(F[i]), float((grad_E(w[i] + h) - grad_E(w[i] - h)) / (2 * h))))
+        curvature = (grad_E(w[i] + h) - grad_E(w[i] - h)) / (2 * h)
+        found.append((float(w[i]), float(F[i]), float(curvature)))
     return sorted(found, key=lambda m: -m[1])
 
 
@@ -158,7 +159,8 @@ def _verdict(r: EscapeResult) -> str:
         f"  small constant eta = {cfg.eta_small:g} (< 2 eta_opt of both)   {small.fraction:6.1%}"
         f"   stays where it starts",
         f"  large constant eta = {cfg.eta0:g} (> 2 eta_opt of both)   {large.fraction:6.1%}"
-        f"   never settles (spread of the last steps {np.ptp(large.paths[-20:], axis=0).mean():.2f})",
+        f"   never settles (spread of the last 20 steps "
+        f"{np.ptp(large.paths[-20:], axis=0).mean():.2f})",
         f"  eta_0 = {cfg.eta0:g}, decayed by e^(-{cfg.beta:g} k)           {decay.fraction:6.1%}"
         f"   escapes, then settles once eta < {2 / Hg:.2f}"
         + (f" (step {crossing[0]})" if crossing.size else ""),

@@ -90,7 +90,7 @@ def digits(cfg: PretrainingConfig):
 
 
 def pretrain(cfg: PretrainingConfig, x: np.ndarray, rng) -> tuple[list, list]:
-    """Greedy layer-wise: one sigmoid autoencoder per hidden layer, each on the codes of the last."""
+    """Greedy layer-wise: one sigmoid autoencoder per hidden layer, on the codes of the last."""
     encoders, curves, h = [], [], x
     for width in cfg.hidden:
         encoder = Linear(h.shape[1], width, rng=rng, dtype=np.float64)

@@ -7,11 +7,11 @@ negative", and "gradient descent algorithms often get 'stuck' in saddle points".
 Two such points of a tanh MLP 2-H-1, on data whose target needs two hidden units
 (d = tanh(1.5 x_1 - x_2) + tanh(x_1 + 2 x_2) + noise):
 
-``start="zero"``: every weight and hidden bias zero and the output bias at the mean target: the hidden units output 0, so no gradient reaches the first layer through the zero output
-weights, and the output weights see zero hidden activity. Its Hessian has the block form
-[[0, C], [C^T, 0]] (first-layer weights against output weights, C driven by the input-target
-correlation) plus the output bias' curvature, so its eigenvalues come in pairs +-sigma_i: a strict
-saddle.
+``start="zero"``: every weight and hidden bias zero and the output bias at the mean target: the
+hidden units output 0, so no gradient reaches the first layer through the zero output weights,
+and the output weights see zero hidden activity. Its Hessian has the block form [[0, C], [C^T, 0]]
+(first-layer weights against output weights, C driven by the input-target correlation) plus the
+output bias' curvature, so its eigenvalues come in pairs +-sigma_i: a strict saddle.
 
 ``start="symmetric"``: the best network with ONE hidden unit, copied into all H units with output
 weights v/H (the same function). Copies of a unit receive identical gradients, so this point is

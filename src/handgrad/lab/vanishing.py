@@ -40,7 +40,7 @@ class VanishingConfig:
     width: int = 32                  # units per hidden layer
     activations: tuple = ACTIVATIONS  # hidden activations to compare
     batchnorm: bool = True           # also run each with batch norm after every hidden Linear
-    gain: float = 2.0                # exploding case: ReLU with its (He) weights times gain; 0: skip
+    gain: float = 2.0                # exploding case: ReLU, its (He) weights times gain; 0: skip
     epochs: int = 15                 # epochs of mini-batch SGD
     batch_size: int = 32             # mini-batch size
     lr: float = 0.1                  # the SGD rate eta
