@@ -44,7 +44,8 @@ EXPERIMENTS = {e.name: e for e in (
     Experiment("trajectories", "trajectories", "TrajectoriesConfig", "run_trajectories",
                "the optimizers of the notes racing on 2-D test functions", animated=True),
     Experiment("perceptron-vs-backprop", "perceptron", "PerceptronConfig", "run_perceptron",
-               "Brady, Raghavan & Slawny (1989): the perceptron separates, backprop does not"),
+               "Brady, Raghavan & Slawny (1989): the perceptron separates, backprop from the "
+               "three-point solution does not; counted over random starts"),
     Experiment("hessian", "curvature", "CurvatureConfig", "run_curvature",
                "a trained MLP's Hessian, eta_opt = 1/lambda_max and the divergence of GD beyond "
                "2/lambda_max"),
