@@ -93,8 +93,8 @@ class SavedModel:
     def inputs(self, frame: Frame) -> np.ndarray:
         """Raw features -> the model's input (the training run's preprocessing, model dtype)."""
         if not self.feature_names:
-            frame = Frame.from_array(frame.numeric, [f"x{j}" for j in range(frame.numeric.shape[1])],
-                                     frame.source)
+            names = [f"x{j}" for j in range(frame.numeric.shape[1])]
+            frame = Frame.from_array(frame.numeric, names, frame.source)
             self.preprocessor.numeric_names = frame.numeric_names
         x = self.preprocessor.transform(frame, np.float64)
         width = getattr(self.model, "in_features", None)
@@ -111,11 +111,11 @@ class SavedModel:
             raise ModelFileError(f"{self.path}: the model has {y.shape[1]} outputs but its task "
                                  f"({self.task.kind}, loss {self.task.loss}) needs "
                                  f"{self.task.n_outputs}")
-        bad = ~np.isfinite(y).all(axis=1)
-        if bad.any():
+        bad = np.flatnonzero(~np.isfinite(y).all(axis=1))
+        if len(bad):
             raise NonFiniteError(f"{self.path}: the model's outputs are NaN or inf for "
-                                 f"{int(bad.sum())} of {len(y)} rows (at {frame.where(np.flatnonzero(bad))}); "
-                                 "its weights may hold NaN or inf (a diverged run?)")
+                                 f"{len(bad)} of {len(y)} rows (at {frame.where(bad)}); its "
+                                 "weights may hold NaN or inf (a diverged run?)")
         return y
 
     def predict(self, y: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ Rules (docs/data-and-cli.md, "Files"):
 * A text column with more than 20 distinct values, more than half its rows, is an identifier or
   free text, not a category: an error asks to remove it.
 * scikit-learn's counted CSVs (``150,4,setosa,versicolor,virginica`` then rows of numbers and a
-  class index) are read as such: features ``x0..``, target ``target``, the classes of the count line.
+  class index) are read as such: features ``x0..``, target ``target``, the count line's classes.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Preprocessing fitted on the training split only, so no test information leaks into training.
 
 Raw features arrive as a :class:`Frame`: numeric columns (float64, NaN where a value is missing)
-and categorical columns (:class:`Categorical`: text as codes, -1 where missing). A :class:`Preprocessor` turns them into the
-model's input x, with every statistic taken from the training rows:
+and categorical columns (:class:`Categorical`: text as codes, -1 where missing). A
+:class:`Preprocessor` turns them into the model's input x, with every statistic taken from the
+training rows:
 
     numeric column j:       x_j = (fill_j(v) - mean_j) / std_j        (Standardizer)
     categorical column c:   one 0/1 input per training category of c  (one-hot, 004's encoding)
@@ -402,6 +403,6 @@ def minibatches(n: int, batch_size: int, rng: np.random.Generator | None, shuffl
     order = rng.permutation(n) if shuffle else np.arange(n)
     slices = [slice(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
     if batch_size > 1 and len(slices) > 1 and n % batch_size == 1:
-        # A last batch of one sample has no batch statistics (batch norm); it joins the previous one.
+        # A last batch of one sample has no batch statistics (batch norm): it joins the one before.
         slices[-2:] = [slice(slices[-2].start, n)]
     return order, slices

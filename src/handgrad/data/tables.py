@@ -1,8 +1,7 @@
 """Tabular files (CSV, gzipped CSV, Parquet) read into columns, with errors that name the file.
 
-CSV is parsed by pandas' C reader: on a 100 MB CSV (1.1 M rows, 8 float columns and 2 text
-columns) it took 0.4-0.6 s and +280 MB peak memory, where pyarrow's reader took 1.0-1.3 s and
-+440 MB (bench: ``docs/data-and-cli.md``, "Reading files"). Parquet is read by pyarrow.
+CSV is parsed by pandas' C reader, which was faster and needed less memory than pyarrow's on a
+100 MB file (the measurement: docs/data-and-cli.md, "Reading"); Parquet is read by pyarrow.
 
 What pandas does not decide for us is decided here, before it reads:
 
@@ -17,8 +16,9 @@ What pandas does not decide for us is decided here, before it reads:
 * a row with fewer fields than the header (pandas fills it with NaN): refused, naming the line.
 
 A :class:`Table` holds each column as float64 (NaN where missing) or as a
-:class:`~handgrad.data.preprocessing.Categorical` of stripped text (code -1 where missing). Line numbers for messages are found only when a message
-needs them (a second, slow pass with the ``csv`` module).
+:class:`~handgrad.data.preprocessing.Categorical` of stripped text (code -1 where missing). Line
+numbers for messages are found only when a message needs them (a second, slow pass with the
+``csv`` module).
 """
 
 from __future__ import annotations
