@@ -213,3 +213,36 @@ def test_random_draws_are_reproducible_and_in_range():
     assert all(1e-3 <= t["lr"] <= 1e-1 and 2 <= t["epochs"] <= 5 for t in trials)
     assert len({t["lr"] for t in trials}) == 10
     assert {t["hidden"] for t in trials} == {"8", "16"}
+
+
+def test_ctrl_c_stops_the_sweep_and_the_rerun_skips_the_finished_trials(tmp_path):
+    space = write_space(tmp_path / "space.toml", """
+data = "iris"
+epochs = 3
+hidden = "8"
+optimizer = ["sgd", "adam"]
+lr = [0.01, 0.03, 0.1]
+seed = [0, 1]
+""")
+    out, store = tmp_path / "out", tmp_path / "out" / "results.jsonl"
+    command = [sys.executable, str(Path(__file__).with_name("sweep_cli.py")), str(space),
+               "--out", str(out), "--workers", "2"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        while not (store.exists() and store.read_text().count("\n") >= 1):
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        stdout, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130 and "interrupted:" in stdout
+    kept = len(open_store(store).rows())
+    assert 1 <= kept < 12
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"{kept} of 12 trial(s) already in the store: skipped" in done.stdout
+    keys = [r["key"] for r in open_store(store).rows()]
+    assert len(keys) == len(set(keys)) == 12
+    assert (out / "table.md").exists() and (out / "sweep.png").exists()
