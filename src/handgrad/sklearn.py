@@ -295,12 +295,7 @@ class _BaseMLP(BaseEstimator):
         them with early_stopping however the run ended (EarlyStopping restores them only when it
         stopped the run itself)."""
         stopper = next(c for c in trainer.callbacks if isinstance(c, EarlyStopping))
-        if stopper.best_theta is None:
-            return
-        trainer.model.theta[...] = stopper.best_theta
-        for path, module in io.modules_with_buffers(trainer.model):
-            for name in module.buffers:
-                module.buffers[name] = stopper.best_buffers[f"{path}{name}"].copy()
+        stopper.restore(trainer.model)
 
     def _record(self, trainer) -> None:
         history = trainer.history
