@@ -288,7 +288,7 @@ def run(args) -> int:
     if runs_dir.exists() and not runs_dir.is_dir():
         raise OptionError(f"invalid --runs-dir: {str(runs_dir)!r} (a file, expected a folder)")
     run_dir = runs_dir / name
-    if a.resume and not (run_dir / CHECKPOINT).is_file():  # before the lock makes the folder
+    if a.resume and not run_dir.is_dir():  # nothing to resume: do not let the lock make it
         raise ModelFileError(f"cannot resume: checkpoint not found: {run_dir / CHECKPOINT} (train "
                              "without --resume first)")
     with RunFolder(run_dir) as folder:
