@@ -372,3 +372,39 @@ def test_directory_as_data(tmp_path):
     (tmp_path / "folder.csv").mkdir()
     with pytest.raises(DataError, match="folder.csv is a directory"):
         load_dataset(tmp_path / "folder.csv")
+
+
+def test_a_header_of_years_is_a_header_not_a_count_line(tmp_path):
+    path = tmp_path / "years.csv"
+    path.write_text("2020,2021,label\n" + "".join(f"{i},{i * 2},{'xz'[i % 2]}\n"
+                                                   for i in range(8)))
+    ds = load_dataset(path, **SPLIT)
+    assert ds.feature_names == ["2020", "2021"] and ds.classes == ["x", "z"]
+
+
+def test_parquet_drops_the_pandas_index_and_reads_an_all_null_column_as_missing(tmp_path):
+    import pandas as pd
+
+    frame = pd.DataFrame({"a": np.arange(8.0), "y": ["x", "z"] * 4},
+                         index=[f"r{i}" for i in range(8)])
+    frame.to_parquet(tmp_path / "indexed.parquet")
+    ds = load_dataset(tmp_path / "indexed.parquet", **SPLIT)
+    assert ds.feature_names == ["a"]  # not the index column pandas stored
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    pq.write_table(pa.table({"a": np.arange(8.0), "gone": pa.nulls(8), "y": ["x", "z"] * 4}),
+                   tmp_path / "nulls.parquet")
+    with pytest.raises(DataError, match=r"nulls.parquet: missing values in column\(s\) 'gone' "
+                                        r"\(8\)"):
+        load_dataset(tmp_path / "nulls.parquet", **SPLIT)
+
+
+@pytest.mark.parametrize("name, run_name", [
+    ("dir/iris.csv", "iris_csv"), ("p.parquet", "p_parquet"), ("x.csv.gz", "x_csv"),
+    (Path("digits"), "digits_file"), ("digits", "digits"), ("body", "body"),
+    ("idx:d/train-images-idx3-ubyte.gz,l.gz", "train-images-idx3-ubyte"),
+])
+def test_run_names_of_files_never_take_a_bundled_sets_folder(name, run_name):
+    from handgrad.data.sources import short_name
+
+    assert short_name(name) == run_name

@@ -275,7 +275,9 @@ def short_name(name) -> str:
     if path.suffix.lower() in (".gz", ".bz2", ".xz", ".zip"):
         path = path.with_suffix("")
     if not path.suffix:
-        return path.name or text
+        name = path.name or text
+        taken = name.lower().replace("-", "_") in EXTRA_SETS or name in SKLEARN_NAMES
+        return f"{name}_file" if taken else name
     return f"{path.stem}_{path.suffix[1:]}"
 
 

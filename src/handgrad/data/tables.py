@@ -27,6 +27,7 @@ import codecs
 import csv
 import gzip
 import io
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,7 @@ NA_VALUES = ["", "NA", "N/A", "n/a", "NaN", "nan", "NULL", "null", "#N/A", "<NA>
 DELIMITERS = (",", ";", "\t", "|")
 SAMPLE_BYTES = 1 << 16
 PARQUET_SUFFIXES = (".parquet", ".pq")
+PANDAS_INDEX = re.compile(r"__index_level_\d+__")
 
 
 @dataclass
@@ -92,8 +94,8 @@ def read_table(path, encoding: str | None = None) -> Table:
     encoding = encoding or _bom_encoding(head)
     text = _decode_sample(path, head, encoding)
     delimiter = sniff_delimiter(text)
-    names = _header(path, text, delimiter)
-    counted = counted_header(names)
+    names, width = _header(path, text, delimiter)
+    counted = counted_header(names, width)
     if counted is None:
         _check_names(path, names)
     if counted is not None:
@@ -119,13 +121,16 @@ def read_parquet(path: Path) -> Table:
         arrow = pq.ParquetFile(path).read()  # read_table refuses duplicate names: we name them
     except (ArrowException, OSError) as err:
         raise DataError(f"{path}: not a readable Parquet file ({err})") from None
+    # pandas writes a DataFrame's non-default index as a column of this name: not a feature
+    keep = [j for j, n in enumerate(arrow.column_names) if not PANDAS_INDEX.fullmatch(str(n))]
+    arrow = arrow.select(keep)
     names = [str(n).strip() for n in arrow.column_names]
     _check_names(path, names)
     columns = {}
     for name, column in zip(names, arrow.columns):
         kind = column.type
         if not (_arrow_is(kind, "integer", "floating", "boolean", "string", "large_string",
-                          "dictionary")):
+                          "dictionary", "null")):
             raise DataError(f"{path}: column {name!r} has type {kind}, which is neither numbers "
                             "nor text; convert it or drop it")
         columns[name] = _column(column.to_pandas())
@@ -224,11 +229,19 @@ def sniff_delimiter(text: str) -> str:
     return best
 
 
-def _header(path: Path, text: str, delimiter: str) -> list[str]:
-    for row in csv.reader(io.StringIO(text), delimiter=delimiter):
-        if row:
-            return [name.strip() for name in row]
-    raise DataError(f"{path} is empty; it needs a header row and at least one data row")
+def _header(path: Path, text: str, delimiter: str) -> tuple[list[str], int | None]:
+    """The header's names, and the number of fields of the first data row (None if none)."""
+    rows = csv.reader(io.StringIO(text), delimiter=delimiter)
+    try:
+        header = next(row for row in rows if row)
+    except (StopIteration, csv.Error):
+        raise DataError(f"{path} is empty; it needs a header row and at least one data row") \
+            from None
+    try:
+        first = next((row for row in rows if row), None)
+    except csv.Error:
+        first = None
+    return [name.strip() for name in header], None if first is None else len(first)
 
 
 def _is_number(text: str) -> bool:
@@ -239,17 +252,17 @@ def _is_number(text: str) -> bool:
         return False
 
 
-def counted_header(names: list[str]):
+def counted_header(names: list[str], data_width: int | None):
     """(n_samples, n_features, class names) when the first line is scikit-learn's count line
     (``150,4,setosa,versicolor,virginica`` in its bundled iris.csv: rows, features, then the class
-    names), else None."""
+    names) and the data rows have n_features + 1 fields; else None."""
     if len(names) < 3 or not all(names) or _is_number(names[2]):
         return None
     try:
         n_samples, n_features = int(names[0]), int(names[1])
     except ValueError:
         return None
-    if n_samples < 1 or n_features < 1:
+    if n_samples < 1 or n_features < 1 or data_width != n_features + 1:
         return None
     return n_samples, n_features, names[2:]
 
