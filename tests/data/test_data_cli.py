@@ -457,3 +457,15 @@ def test_evaluate_reads_a_semicolon_latin1_copy_like_the_original(small, tmp_pat
     again = json.loads(out)
     assert again["rows"] == original["rows"] == 40
     assert again["accuracy"] == original["accuracy"]
+
+
+def test_evaluate_mnist1d_scores_the_papers_test_split(tmp_path, capsys):
+    """mnist1d's test split is its last 1000 signals (the paper's); evaluate's --split auto once
+    drew a random split instead, so its figures were not the run's."""
+    run_dir = train_run(tmp_path, "--data", "mnist1d", "--hidden", "8", "--epochs", "1",
+                        "--name", "m1d")
+    code, out, err = run(capsys, "evaluate", run_dir / "model.safetensors", "mnist1d", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    saved = json.loads((run_dir / "metrics.json").read_text())["test"]
+    assert report["rows"] == 1000 and report["confusion_matrix"] == saved["confusion_matrix"]

@@ -30,6 +30,7 @@ from handgrad.errors import DivergenceError, NonFiniteError, OptionError, ShapeE
 from handgrad.validate import as_float_array, check_bool, check_int, check_option
 from handgrad.nn.losses import Loss
 from handgrad.nn.module import Module
+from handgrad.train import metrics
 from handgrad.train.closure import BatchClosure
 from handgrad.train.task import Task
 
@@ -93,13 +94,7 @@ class Trainer:
         # every step below runs on them unchecked.
         self._check_settings()
         x, d, targets = self._check_data(x, d, "training")
-        if (x_val is None) != (d_val is None):
-            given, missing = ("x_val", "d_val") if d_val is None else ("d_val", "x_val")
-            raise OptionError(f"invalid validation data: {given} given without {missing} "
-                              "(give both, or neither)")
-        validation = None
-        if x_val is not None:
-            validation = self._check_data(x_val, d_val, "validation")
+        validation = self._check_validation(x_val, d_val)
         self._warn_if_batch_method_on_minibatches(len(x))
         self.stop_training, self.stop_reason = False, ""
         self._call("on_train_begin")
@@ -259,6 +254,14 @@ class Trainer:
         as_float_array(f"{which} targets d", d, ndim=None)
         return x, d, d
 
+    def _check_validation(self, x_val, d_val):
+        """(x, d, targets) of the validation split, or None without one."""
+        if (x_val is None) != (d_val is None):
+            given, missing = ("x_val", "d_val") if d_val is None else ("d_val", "x_val")
+            raise OptionError(f"invalid validation data: {given} given without {missing} "
+                              "(give both, or neither)")
+        return None if x_val is None else self._check_data(x_val, d_val, "validation")
+
     def _check_settings(self) -> None:
         """Attributes a user (or scikit-learn's wrapper) may set between fits, checked again."""
         self.batch_size = check_int("batch_size", self.batch_size, 1)
@@ -272,8 +275,6 @@ class Trainer:
         return 0.0
 
     def _metric(self, d, y) -> float:
-        from handgrad.train import metrics
-
         if self.task.kind == "classification":
             return metrics.accuracy(d, self.task.predict(y))
         return metrics.r2(d, self.task.predict(y))
