@@ -296,15 +296,9 @@ def run(args) -> int:
 
 
 def train_in(folder: RunFolder, a, explicit: dict, overwrite: bool) -> int:
+    """Check everything, then change the folder, train and write the run's files."""
     run_dir, checkpoint_path = folder.path, folder.path / CHECKPOINT
-    if a.resume:
-        a = resume_settings(a, explicit, checkpoint_path)
-        print(f"resuming {run_dir} with its stored settings")
-    elif checkpoint_path.exists() and not (run_dir / "model.safetensors").exists() \
-            and not overwrite:
-        raise RunFolderError(f"{run_dir} holds an unfinished run ({checkpoint_path.name} without "
-                             "a model); continue it with --resume, start afresh with --overwrite, "
-                             "or give another --name")
+    a = settings_for_folder(folder, a, explicit, overwrite)
     ds = load_dataset(a.data, a.target, test_size=a.test_size, val_size=a.val_size, seed=a.seed,
                       dtype=np.dtype(a.dtype), impute=a.impute, encoding=a.encoding)
     a = for_task(a, ds)
@@ -313,13 +307,7 @@ def train_in(folder: RunFolder, a, explicit: dict, overwrite: bool) -> int:
     d_train, d_val, d_test, target_scale = ds.scaled_targets()
     trainer = build_trainer(a, ds, task, model, run_dir)
     if a.resume:
-        resume(trainer, checkpoint_path)
-        if trainer.epochs < trainer.epoch:
-            raise OptionError(f"invalid --epochs with --resume: {trainer.epochs} (the run in "
-                              f"{run_dir} has trained {trainer.epoch} epochs; give more to train "
-                              "longer)")
-        print(f"resumed at epoch {trainer.epoch}, step {trainer.step_in_epoch}; training to "
-              f"epoch {trainer.epochs}")
+        resume_trainer(trainer, checkpoint_path)
     # Everything is checked: now the folder may change. A fresh run removes the earlier run's
     # files, a resumed one its outputs (they will describe the longer run), so the folder never
     # holds the model of one run beside the checkpoint of another.
@@ -339,9 +327,33 @@ def train_in(folder: RunFolder, a, explicit: dict, overwrite: bool) -> int:
         return 1
     seconds = time.perf_counter() - start
     meta = model_metadata(ds, task, target_scale, settings_record(a))
-    report = finish_run(run_dir, model, trainer, ds, task, d_test, target_scale, meta, seconds)
-    print(report)
+    print(finish_run(run_dir, model, trainer, ds, task, d_test, target_scale, meta, seconds))
     return 0
+
+
+def settings_for_folder(folder: RunFolder, a, explicit: dict, overwrite: bool):
+    """The checkpoint's settings for --resume; for a fresh run, the folder must not hold an
+    unfinished one (a checkpoint without a model) unless --overwrite says to replace it."""
+    checkpoint_path = folder.path / CHECKPOINT
+    if a.resume:
+        a = resume_settings(a, explicit, checkpoint_path)
+        print(f"resuming {folder.path} with its stored settings")
+    elif checkpoint_path.exists() and not (folder.path / "model.safetensors").exists() \
+            and not overwrite:
+        raise RunFolderError(f"{folder.path} holds an unfinished run ({CHECKPOINT} without a "
+                             "model); continue it with --resume, start afresh with --overwrite, "
+                             "or give another --name")
+    return a
+
+
+def resume_trainer(trainer, path: Path) -> None:
+    resume(trainer, path)
+    if trainer.epochs < trainer.epoch:
+        raise OptionError(f"invalid --epochs with --resume: {trainer.epochs} (the run in "
+                          f"{path.parent} has trained {trainer.epoch} epochs; give more to "
+                          "train longer)")
+    print(f"resumed at epoch {trainer.epoch}, step {trainer.step_in_epoch}; training to epoch "
+          f"{trainer.epochs}")
 
 
 def last_good(trainer, path: Path) -> str:
