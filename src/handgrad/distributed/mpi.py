@@ -24,7 +24,8 @@ default, not SyncBatchNorm), so with P > 1 training-mode outputs differ from one
 running statistics of rank 0 are broadcast to all ranks after every step (DDP's
 broadcast_buffers), so evaluation is the same on every rank. Dropout: rank 0 keeps the model's own
 mask stream (P = 1 is the one-process run); rank r > 0 draws its masks at step t from the stream
-seeded (seed of the layer, r, t), so each rank has its own masks, reproducible and exact on resume.
+seeded (seed of the layer, its index, r, t), so each rank has its own masks, reproducible and
+exact on resume.
 """
 
 from __future__ import annotations
@@ -93,6 +94,8 @@ class DistributedOptimizer:
         self.inner.lr = value
 
     def __getattr__(self, name):  # needs_closure, full_batch, state_dict, hyperparameters, ...
+        if name == "inner":  # not yet set (mid-construction): no recursion through inner
+            raise AttributeError(name)
         return getattr(self.inner, name)
 
     def step(self, closure):
@@ -111,8 +114,9 @@ class DistributedOptimizer:
         if self.rank == 0:
             return
         step = self.inner.step_count
-        for module in self._dropouts:
-            module.rng = np.random.default_rng([module.seed, self.rank, step])
+        for index, module in enumerate(self._dropouts):
+            seed = [getattr(module, "seed", 0), index, self.rank, step]
+            module.set_rng_state(np.random.default_rng(seed).bit_generator.state)
 
     def _broadcast_buffers(self) -> None:
         for buffer in self._buffers:
