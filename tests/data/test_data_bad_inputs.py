@@ -85,7 +85,10 @@ ERRORS = [
     ("two rows regression", "a,y\n1,1.5\n2,2.5\n", {"test_size": 0.5, "val_size": 0.4}, DataError,
      ["--val-size", "too few"]),
     ("decimal commas", "a;b;y\n" + "1,5;2,5;x\n3,5;4,25;z\n" * 4, {}, DataError,
-     ["decimal comma", "'1,5'"]),
+     ["numbers written with a comma", "'1,5'"]),
+    ("thousands separators", "a,b,y\n" + "".join(f'"{i},{i}00",{i},{"xz"[i % 2]}\n'
+                                                  for i in range(1, 9)), {}, DataError,
+     ["column 'a' holds numbers written with a comma", "'1,100' at line 2"]),
     ("identifier column", "name,b,y\n" + "".join(f"person{i},{i},{'xz'[i % 2]}\n"
                                                  for i in range(60)), {}, DataError,
      ["column 'name' has 60 distinct text values", "remove the column"]),

@@ -26,7 +26,8 @@ from handgrad.data.tables import Table, read_table
 from handgrad.errors import DataError
 
 MAX_CLASS_VALUES = 20  # whole-number targets with at most this many values are class labels
-DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
+# 1,5 (a decimal comma) or 1,000,000.5 (thousands separators): numbers as text
+COMMA_NUMBER = re.compile(r"^[+-]?\d+(,\d+)+(\.\d+)?$")
 
 
 def load_table(path, target: str | None = None, encoding: str | None = None):
@@ -145,11 +146,12 @@ def column_kind(table: Table, name: str, column, identifiers: bool = False):
                         f"{table.where([text])}); a feature is numbers or categories, not both: "
                         "fix the value(s)")
     values = column.values
-    if values and all(DECIMAL_COMMA.match(v) for v in values[:1000]):
+    if values and all(COMMA_NUMBER.match(v) for v in values[:1000]):
         first = _first_row(column, np.ones(len(values), bool))
-        raise DataError(f"{table.path}: column {name!r} holds numbers with a decimal comma "
-                        f"({column.text(first)!r} at {table.where([first])}); handgrad reads '.' "
-                        "as the decimal point: save the file with '.' decimals")
+        raise DataError(f"{table.path}: column {name!r} holds numbers written with a comma "
+                        f"({column.text(first)!r} at {table.where([first])}); handgrad reads "
+                        "numbers with '.' as the decimal point and no thousands separators: save "
+                        "the file so")
     if identifiers:
         distinct, rows = len(values), int((column.codes >= 0).sum())
         if distinct > MAX_CLASS_VALUES and distinct > rows / 2:
