@@ -103,7 +103,9 @@ BAD_INPUT = {
     "unknown_init": (lambda: MLP([3, 2], init="glorot"), ValueError,
                      r"unknown initialization 'glorot'"),
     "unsupported_dtype": (lambda: MLP([3, 2], dtype=np.float16), ValueError,
-                          r"dtype must be float32 or float64, got float16"),
+                          r"invalid dtype: float16 \(expected float32 or float64\)"),
+    "garbage_dtype": (lambda: MLP([3, 2], dtype="floaty"), OptionError,
+                      r"invalid dtype: 'floaty' \(expected float32 or float64\)"),
     "mlp_sizes": (lambda: MLP([3]), OptionError, r"invalid MLP sizes: \[3\] \(expected a list "
                   r"of at least two positive integer widths"),
     "maxout_pool": (lambda: Maxout(0), OptionError, r"invalid Maxout pool: 0 \(expected a value in "

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from handgrad.errors import ShapeError
-from handgrad.nn.module import DEFAULT_DTYPE, Module, Parameter, not_run_yet
+from handgrad.nn.module import DEFAULT_DTYPE, Module, Parameter, model_dtype, not_run_yet
 from handgrad.nn.registry import register_module
 from handgrad.validate import check_bool, check_int, check_option
 
@@ -66,6 +66,7 @@ class BatchNorm1d(Module):
         self.eps = check_option("BatchNorm1d eps", eps, low=0.0, low_open=True)
         self.momentum = check_option("BatchNorm1d momentum", momentum, low=0.0, high=1.0)
         self.affine = check_bool("BatchNorm1d affine", affine)
+        dtype = model_dtype(dtype)
         if self.affine:
             self.params["gamma"] = Parameter(np.ones(self.num_features, dtype), decay=False)
             self.params["beta"] = Parameter(np.zeros(self.num_features, dtype), decay=False)

@@ -7,7 +7,7 @@ import numpy as np
 from handgrad.errors import ShapeError
 from handgrad.nn import kernels
 from handgrad.nn.init import as_generator, get_initializer
-from handgrad.nn.module import DEFAULT_DTYPE, Module, Parameter, not_run_yet
+from handgrad.nn.module import DEFAULT_DTYPE, Module, Parameter, model_dtype, not_run_yet
 from handgrad.nn.registry import register_module
 from handgrad.validate import check_bool, check_int
 
@@ -36,6 +36,7 @@ class Linear(Module):
         self.in_features = check_int("Linear in_features", in_features, low=1)
         self.out_features = check_int("Linear out_features", out_features, low=1)
         bias = check_bool("Linear bias", bias)
+        dtype = model_dtype(dtype)
         self.init, self.bias_init = init, bias_init
         rng = as_generator(rng)
         shape = (self.out_features, self.in_features)

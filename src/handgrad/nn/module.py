@@ -34,7 +34,7 @@ from typing import Iterator
 
 import numpy as np
 
-from handgrad.errors import ShapeError
+from handgrad.errors import OptionError, ShapeError
 from handgrad.validate import as_float_array
 
 DEFAULT_DTYPE = np.float32
@@ -296,9 +296,7 @@ class Module:
         params = self.parameters()
         if dtype is None:
             dtype = params[0].data.dtype if params else DEFAULT_DTYPE
-        dtype = np.dtype(dtype)
-        if dtype.type not in SUPPORTED_DTYPES:
-            raise ValueError(f"dtype must be float32 or float64, got {dtype}")
+        dtype = model_dtype(dtype)
         total = sum(p.size for p in params)
         theta = np.empty(total, dtype=dtype)
         grad = np.zeros(total, dtype=dtype)
@@ -360,6 +358,18 @@ class Module:
             lines.append(f"  ({name}): {child_repr}")
         lines.append(")")
         return "\n".join(lines)
+
+
+def model_dtype(dtype) -> np.dtype:
+    """float32 or float64 as a NumPy dtype, or OptionError naming the value."""
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError:
+        resolved = None
+    if resolved is None or resolved.type not in SUPPORTED_DTYPES:
+        shown = resolved if resolved is not None else repr(dtype)
+        raise OptionError(f"invalid dtype: {shown} (expected float32 or float64)")
+    return resolved
 
 
 def _same_layout(what: str, model, snap) -> None:
