@@ -33,6 +33,7 @@ def main():
     p.add_argument("--batchnorm", action="store_true")
     p.add_argument("--weight-decay", type=float, default=0.0)
     p.add_argument("--resume", action="store_true")
+    p.add_argument("--sync-bn", action="store_true")
     p.add_argument("--plain", action="store_true", help="no data-parallel wrapper (one process)")
     a = p.parse_args()
     dp = mpi.setup()
@@ -50,7 +51,7 @@ def main():
     trainer = Trainer(model, get_loss("cross_entropy"), optimizer, task=task,
                       batch_size=a.batch_size, epochs=a.epochs, seed=0, callbacks=callbacks)
     if not a.plain:
-        dp.wrap(trainer)
+        dp.wrap(trainer, sync_batchnorm=a.sync_bn)
     if a.resume:
         resume(trainer, run_dir / "checkpoint.safetensors")
     trainer.fit(x, d, ds.x_val, ds.d_val)

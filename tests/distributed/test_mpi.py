@@ -106,6 +106,24 @@ def test_dropout_masks_differ_between_ranks_but_not_between_runs(tmp_path):
     assert relative(one["theta"], two[0]["theta"]) > 1e-6
 
 
+def test_batch_norm_per_rank_by_default_synchronised_on_request(tmp_path):
+    layers = ("--batchnorm",)  # momentum: Adam's 1/sqrt(v) magnifies rounding where v is tiny
+    (one,) = train(tmp_path / "p1", 1, *layers)
+    (plain,) = train(tmp_path / "plain", 1, *layers, "--plain")
+    two = train(tmp_path / "p2", 2, *layers)
+    (one_sync,) = train(tmp_path / "p1s", 1, *layers, "--sync-bn")
+    two_sync = train(tmp_path / "p2s", 2, *layers, "--sync-bn")
+    # per rank: each rank normalises its own 25 rows, not the batch's 50
+    assert relative(one["theta"], two[0]["theta"]) > 1e-6
+    # synchronised: the global batch's statistics, so P = 2 is the one-process run
+    assert relative(plain["theta"], one_sync["theta"]) < 1e-10
+    assert relative(one_sync["theta"], two_sync[0]["theta"]) < 1e-10
+    for key in two_sync[0]:
+        if key.startswith("buffer_"):
+            assert relative(one_sync[key], two_sync[0][key]) < 1e-10, key
+    assert np.array_equal(two_sync[0]["theta"], two_sync[1]["theta"])
+
+
 def test_levenberg_marquardt_is_refused_with_its_reason():
     from mpi4py import MPI
 

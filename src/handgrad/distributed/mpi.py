@@ -83,6 +83,8 @@ class DistributedOptimizer:
         self._buffers = [b for m in self.model.modules() if getattr(m, "buffers", None)
                          for b in m.buffers.values()]
         self.allreduce_seconds = 0.0  # time inside Allreduce (the benchmark reads it)
+        self.sync_batchnorm = False
+        self.weight = 1.0  # n_r / n of the current step
 
     # the optimizer protocol, forwarded
     @property
@@ -167,6 +169,7 @@ class ReducedClosure:
         self.n_local = part.stop - part.start
         self.weight = self.n_local / n if getattr(closure.loss, "reduction", "mean") == "mean" \
             else 1.0
+        dist.weight = self.weight  # synchronised batch norm scales its sums by it
         self.local = BatchClosure(closure.model, closure.loss, closure.x[part], closure.d[part],
                                   rewind=getattr(dist.inner, "needs_closure", True))
         self.y = None
@@ -176,8 +179,10 @@ class ReducedClosure:
             value = float(self.local(backward))
         else:  # a last batch with fewer rows than ranks: this rank adds nothing
             value = 0.0
-            self.model.grad.fill(0.0)
             self.local.y = self.model.forward(self.local.x)
+            if backward and self.dist.sync_batchnorm:  # its backward reductions still take part
+                self.model.backward(np.zeros_like(self.local.y))
+            self.model.grad.fill(0.0)
         value = self.dist.reduce(value, self.weight)
         if self.penalty is not None:
             value += self.penalty(self.model.theta, self.model.grad if backward else None)
@@ -222,15 +227,18 @@ class DataParallel:
         """Whether this rank prints progress and writes the run directory."""
         return self.rank == 0
 
-    def wrap(self, trainer):
+    def wrap(self, trainer, sync_batchnorm: bool = False):
         """Make ``trainer`` data-parallel on this rank: wrapped optimizer, and on ranks > 0 no
-        progress bar and no checkpoint files; a check that W agrees on all ranks every epoch."""
+        progress bar and no checkpoint files; a check that W agrees on all ranks every epoch.
+        ``sync_batchnorm``: batch norm normalises with the statistics of the global batch."""
         from handgrad.train.callbacks import Callback
 
         if isinstance(trainer.optimizer, DistributedOptimizer):
             return trainer
         dist = DistributedOptimizer(trainer.optimizer, self.comm)
         trainer.optimizer = dist
+        if sync_batchnorm:
+            synchronise_batch_norm(trainer.model, dist)
         if not self.is_root:
             trainer.callbacks = [c for c in trainer.callbacks
                                  if type(c).__name__ not in ("ProgressBar", "Checkpoint")]
@@ -253,3 +261,81 @@ def setup(args=None, comm=None) -> DataParallel:
     if not context.is_root:
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (for the life of the process)
     return context
+
+
+# --- synchronised batch norm (SyncBatchNorm) ------------------------------------------------------
+def synchronise_batch_norm(model, dist: DistributedOptimizer) -> None:
+    """Make every BatchNorm1d of ``model`` use the global batch's statistics in training mode.
+
+    Forward (N = sum_r n_r rows): mu = sum_r sum_i x_i / N, sigma^2 = sum_r sum_i (x_i - mu)^2 / N,
+    two reductions of F numbers. Backward, with g = grad_xhat scaled to the global loss
+    (w_r g, w_r = n_r/n) and S_g = sum_r w_r sum_i g_i, S_gx = sum_r w_r sum_i g_i xhat_i:
+
+        grad_x_i = inv_std / N (N g_i - (S_g + xhat_i S_gx) / w_r)
+
+    in this rank's scale (the gradient reduction multiplies it by w_r again): with P = 1 this is
+    the one-process batch norm backward. As torch.nn.SyncBatchNorm (Ioffe and Szegedy 2015, Alg. 1
+    over the global batch)."""
+    import types
+
+    dist.sync_batchnorm = True
+    for module in model.modules():
+        if type(module).__name__ == "BatchNorm1d":
+            module.forward = types.MethodType(_sync_forward(dist, type(module).forward), module)
+            module.backward = types.MethodType(_sync_backward(dist, type(module).backward),
+                                               module)
+
+
+def _allreduce(dist, values: np.ndarray) -> np.ndarray:
+    out = np.empty_like(values)
+    dist.comm.Allreduce(values, out)
+    return out
+
+
+def _sync_forward(dist, plain_forward):
+    def forward(self, x):
+        if not self.training:
+            return plain_forward(self, x)
+        F = x.shape[1]
+        first = _allreduce(dist, np.append(x.sum(axis=0, dtype=np.float64), x.shape[0]))
+        N = int(first[F])
+        if N < 2:
+            raise ValueError(f"BatchNorm1d needs more than 1 sample per feature in training mode, "
+                             f"got a global batch of {N}")
+        mu = (first[:F] / N).astype(x.dtype)
+        centred = x - mu
+        var = (_allreduce(dist, (centred * centred).sum(axis=0, dtype=np.float64)) / N
+               ).astype(x.dtype)
+        self.inv_std = 1.0 / np.sqrt(var + self.eps)
+        self.xhat = centred * self.inv_std
+        self._update_running(mu, var, N)
+        self.batch_stats = True
+        self.global_rows = N
+        if not self.affine:
+            return self.xhat
+        return self.xhat * self.params["gamma"].data + self.params["beta"].data
+    return forward
+
+
+def _sync_backward(dist, plain_backward):
+    def backward(self, grad_y):
+        if not self.batch_stats:
+            return plain_backward(self, grad_y)
+        # gamma's and beta's gradients (local sums, reduced with the rest of model.grad) the
+        # module's own way: its plain backward with the statistics taken as constants
+        self.batch_stats = False
+        try:
+            plain_backward(self, grad_y)
+        finally:
+            self.batch_stats = True
+        g = grad_y * self._gamma()
+        w, N = dist.weight, self.global_rows
+        sums = _allreduce(dist, w * np.concatenate([g.sum(axis=0, dtype=np.float64),
+                                                    (g * self.xhat).sum(axis=0,
+                                                                        dtype=np.float64)]))
+        if not len(g):  # no rows here: nothing to return, but the reduction took part
+            return g
+        F = g.shape[1]
+        S_g, S_gx = sums[:F].astype(g.dtype), sums[F:].astype(g.dtype)
+        return (self.inv_std / N) * (N * g - (S_g + self.xhat * S_gx) / w)
+    return backward
