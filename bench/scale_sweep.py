@@ -15,12 +15,14 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 SPACE = {"data": "digits", "hidden": "64", "batch_size": 32,
          "optimizer": ["sgd", "momentum", "adam", "rmsprop"], "lr": [0.003, 0.01, 0.03],
          "seed": [0, 1]}
 
 
-def throughput(workers: int, epochs: int) -> tuple[float, float, int]:
+def throughput(workers: int, epochs: int) -> tuple[float, float, int, float]:
     from handgrad.distributed import sweep
     from handgrad.distributed.space import parse_space
     from handgrad.distributed.store import open_store
@@ -34,7 +36,8 @@ def throughput(workers: int, epochs: int) -> tuple[float, float, int]:
             rows = sweep.run_sweep(space, Path(tmp), client, store, echo=lambda line: None)
             seconds = time.perf_counter() - start
     ok = sum(r["status"] == "ok" for r in rows)
-    return len(rows) / seconds * 60.0, seconds, ok
+    trial = float(np.median([r["seconds"] for r in rows if r["seconds"] is not None]))
+    return len(rows) / seconds * 60.0, seconds, ok, trial
 
 
 def main() -> None:
@@ -44,14 +47,14 @@ def main() -> None:
     a = p.parse_args()
     print(f"24 trials (digits, 64 hidden, {a.epochs} epochs); load average "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    print("| workers | seconds | trials/min | speed-up | trials ok |")
-    print("|---|---|---|---|---|")
+    print("| workers | seconds | trials/min | speed-up | trials ok | median trial (s) | load |")
+    print("|---|---|---|---|---|---|---|")
     base = None
     for workers in (int(w) for w in a.workers.split(",")):
-        rate, seconds, ok = throughput(workers, a.epochs)
+        rate, seconds, ok, trial = throughput(workers, a.epochs)
         base = base or rate
-        print(f"| {workers} | {seconds:.1f} | {rate:.1f} | {rate / base:.2f}x | {ok} |",
-              flush=True)
+        print(f"| {workers} | {seconds:.1f} | {rate:.1f} | {rate / base:.2f}x | {ok} | "
+              f"{trial:.2f} | {os.getloadavg()[0]:.1f} |", flush=True)
 
 
 if __name__ == "__main__":
