@@ -77,6 +77,8 @@ OPTION_CASES = [
     (["--hidden", "100000000"], ["--hidden", "GiB", "this machine has"]),
     (["--hidden", "200000,200000"], ["--hidden", "GiB"]),
     (["--name", ".."], ["invalid --name: '..'"]),
+    (["--name", "a/../../escape"], ["invalid --name: 'a/../../escape'"]),
+    (["--name", "/tmp/abs"], ["invalid --name: '/tmp/abs'"]),
     (["--name", ""], ["invalid --name: ''"]),
     (["--data", ""], ["invalid --data: ''"]),
     (["--impute", "avg"], ["invalid --impute: 'avg'"]),

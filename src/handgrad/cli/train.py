@@ -282,7 +282,7 @@ def physical_memory() -> int:
 def run(args) -> int:
     a, explicit = resolve(args)
     name = a.name or short_name(a.data)
-    if name in (".", "..") or Path(name).is_absolute():
+    if name == "." or ".." in Path(name).parts or Path(name).is_absolute():
         raise OptionError(f"invalid --name: {name!r} (expected a folder name inside --runs-dir)")
     runs_dir = Path(a.runs_dir)
     if runs_dir.exists() and not runs_dir.is_dir():
