@@ -246,3 +246,11 @@ seed = [0, 1]
     keys = [r["key"] for r in open_store(store).rows()]
     assert len(keys) == len(set(keys)) == 12
     assert (out / "table.md").exists() and (out / "sweep.png").exists()
+
+
+def test_unreachable_scheduler_is_named():
+    from handgrad.errors import HandgradError
+
+    with pytest.raises(HandgradError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
+        with sweep.dask_client("tcp://127.0.0.1:9", timeout="2s"):
+            pass

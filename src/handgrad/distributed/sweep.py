@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 from handgrad.distributed.space import Space, train_argv, trial_key
-from handgrad.errors import OptionError
+from handgrad.errors import HandgradError, OptionError
 
 # The BLAS of every worker process, set before it starts (numpy reads these once, on import).
 ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
@@ -113,7 +113,8 @@ def default_workers() -> int:
 
 
 @contextlib.contextmanager
-def dask_client(scheduler: str | None = None, workers: int | None = None):
+def dask_client(scheduler: str | None = None, workers: int | None = None,
+                timeout: str = "20s"):
     """A client of the cluster at ``scheduler`` (tcp://HOST:PORT), or of an embedded local
     cluster of ``workers`` single-threaded worker processes (default: one per core)."""
     import dask
@@ -123,7 +124,13 @@ def dask_client(scheduler: str | None = None, workers: int | None = None):
         if workers is not None:
             raise OptionError("--workers applies to the embedded cluster only; with --scheduler "
                               "start as many `dask worker` processes as you want")
-        with Client(scheduler, timeout="20s") as client:
+        try:
+            client = Client(scheduler, timeout=timeout)
+        except OSError as err:  # refused, unreachable, timed out
+            raise HandgradError(f"cannot reach the Dask scheduler at {scheduler} ({err}); start "
+                                f"one with `dask scheduler` or leave out --scheduler for a local "
+                                f"cluster") from None
+        with client:
             yield client
         return
     n = default_workers() if workers is None else workers
