@@ -5,7 +5,10 @@
 
 Families, in increasing complexity (one file each): gradient descent and momentum (sgd.py),
 adaptive rates (adaptive.py), Rprop (rprop.py), QuickProp (quickprop.py), second order
-(second_order.py); schedules (schedules.py) and stopping criteria (stopping.py).
+(second_order.py); schedules (schedules.py) and stopping criteria (stopping.py). Beside them: the
+regulariser every optimizer applies (regularization.py), the Hessian tools Newton and the lab
+share (curvature.py), and the fast forms of the elementwise rules (kernels.py, with the C loops).
+The elementwise rules themselves are plain functions in sgd.py and adaptive.py, in the notes' names.
 """
 
 from __future__ import annotations
