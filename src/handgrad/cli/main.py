@@ -21,7 +21,7 @@ from pathlib import Path
 from handgrad.errors import HandgradError
 
 # The subcommand modules, in the order ``handgrad --help`` lists them.
-COMMANDS = ("train", "lab", "evaluate", "predict", "info", "arena")
+COMMANDS = ("train", "lab", "evaluate", "predict", "info", "arena", "sweep", "playground")
 
 
 class UsageError(Exception):

@@ -128,6 +128,8 @@ SETTINGS = {
     "resume": (False, check_bool),
     "no_progress": (False, check_bool),
     "threads": (None, optional(integer(1))),
+    "distributed": (None, optional(choice("mpi"))),
+    "sync_batchnorm": (False, check_bool),
 }
 DEFAULTS = {key: default for key, (default, _) in SETTINGS.items()}
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 import tomllib
 from pathlib import Path
@@ -29,7 +30,8 @@ from handgrad.cli import options as opts
 from handgrad.cli.run_folder import RUN_FILES, RunFolder
 from handgrad.data import load_dataset
 from handgrad.data.sources import short_name
-from handgrad.errors import DivergenceError, ModelFileError, OptionError, RunFolderError
+from handgrad.errors import (DivergenceError, HandgradError, ModelFileError, OptionError,
+                             RunFolderError)
 from handgrad.nn import MLP, get_loss
 from handgrad.train.callbacks import Checkpoint, EarlyStopping, ProgressBar, resume
 from handgrad.train.run import finish_run, model_metadata
@@ -46,7 +48,7 @@ TASK_DEFAULTS = {"classification": {"optimizer": "momentum", "lr": 0.05, "weight
                  "regression": {"optimizer": "adam", "lr": 0.001, "weight_decay": 0.1}}
 # What --resume may change: how long to train and how to show it. Everything else defines the run.
 RESUME_MAY_CHANGE = ("epochs", "checkpoint_every", "threads", "no_progress", "resume", "name",
-                     "runs_dir")
+                     "runs_dir", "distributed")
 CHECKPOINT = "checkpoint.safetensors"
 
 
@@ -98,6 +100,11 @@ def register(subparsers) -> None:
     add("--no-progress", action="store_true", default=None, help="no progress bar")
     add("--threads", type=int, help="BLAS threads while training (default: as the environment "
                                     "sets them); 1 is often fastest for small networks")
+    add("--distributed", choices=["mpi"], help="data-parallel training over the ranks of "
+        "`mpiexec -n P` (mpi4py; implied when started by mpiexec with P > 1): docs/scaling.md")
+    add("--sync-batchnorm", action="store_true", default=None,
+        help="with --distributed mpi: batch norm normalises with the global batch's statistics "
+             "(default: each rank's own, as PyTorch's DDP)")
     p.set_defaults(func=run, **{k: None for k in DEFAULTS})
 
 
@@ -291,13 +298,55 @@ def run(args) -> int:
     if a.resume and not run_dir.is_dir():  # nothing to resume: do not let the lock make it
         raise ModelFileError(f"cannot resume: checkpoint not found: {run_dir / CHECKPOINT} (train "
                              "without --resume first)")
+    overwrite = bool(getattr(args, "overwrite", False))
+    dp = data_parallel(a)
+    if dp is not None:
+        return train_data_parallel(dp, run_dir, a, explicit, overwrite)
     with RunFolder(run_dir) as folder:
-        return train_in(folder, a, explicit, overwrite=bool(getattr(args, "overwrite", False)))
+        return train_in(folder, a, explicit, overwrite)
 
 
-def train_in(folder: RunFolder, a, explicit: dict, overwrite: bool) -> int:
+def data_parallel(a):
+    """This rank's data-parallel context, or None for a plain run in one process."""
+    from handgrad.distributed import mpi  # light: mpi4py is imported only by setup()
+
+    if a.distributed == "mpi" or (a.distributed is None and mpi.launched_by_mpiexec()):
+        return mpi.setup()
+    if a.sync_batchnorm:
+        raise OptionError("invalid --sync-batchnorm: it needs --distributed mpi (or mpiexec)")
+    return None
+
+
+def train_data_parallel(dp, run_dir: Path, a, explicit: dict, overwrite: bool) -> int:
+    """Rank 0 holds the run folder and writes its files; the other ranks train beside it. A rank
+    that fails ends the whole job (MPI_Abort): the others would wait in the all-reduce forever."""
+    try:
+        if dp.is_root:
+            with RunFolder(run_dir) as folder:
+                return train_in(folder, a, explicit, overwrite, dp)
+        return train_in(_Follower(run_dir), a, explicit, overwrite, dp)
+    except (HandgradError, OSError, ValueError, TypeError, MemoryError) as err:
+        if dp.size == 1:
+            raise
+        print(f"handgrad train (rank {dp.rank}): error: {err}", file=sys.stderr, flush=True)
+        dp.comm.Abort(2)
+        raise
+
+
+class _Follower:
+    """The run folder as a rank other than 0 sees it: read (for --resume), never changed."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def clear(self, names) -> list:
+        return []
+
+
+def train_in(folder, a, explicit: dict, overwrite: bool, dp=None) -> int:
     """Check everything, then change the folder, train and write the run's files."""
     run_dir, checkpoint_path = folder.path, folder.path / CHECKPOINT
+    writes = dp is None or dp.is_root
     a = settings_for_folder(folder, a, explicit, overwrite)
     ds = load_dataset(a.data, a.target, test_size=a.test_size, val_size=a.val_size, seed=a.seed,
                       dtype=np.dtype(a.dtype), impute=a.impute, encoding=a.encoding)
@@ -306,6 +355,8 @@ def train_in(folder: RunFolder, a, explicit: dict, overwrite: bool) -> int:
     model = build_model(a, ds, task)
     d_train, d_val, d_test, target_scale = ds.scaled_targets()
     trainer = build_trainer(a, ds, task, model, run_dir)
+    if dp is not None:
+        dp.wrap(trainer, sync_batchnorm=bool(a.sync_batchnorm))
     if a.resume:
         resume_trainer(trainer, checkpoint_path)
     # Everything is checked: now the folder may change. A fresh run removes the earlier run's
@@ -314,7 +365,7 @@ def train_in(folder: RunFolder, a, explicit: dict, overwrite: bool) -> int:
     removed = folder.clear(RUN_FILES[:-1] if a.resume else RUN_FILES)
     if removed and not a.resume:
         print(f"replacing the earlier run in {run_dir} ({', '.join(removed)})")
-    for name in RUN_FILES:
+    for name in RUN_FILES if writes else ():
         io.remove_stale_temps(run_dir / name)
     print(ds.summary())
     print(f"model: {' -> '.join(str(s) for s in model_sizes(model))}, "
@@ -326,6 +377,8 @@ def train_in(folder: RunFolder, a, explicit: dict, overwrite: bool) -> int:
         print(f"stopped: {err}. {last_good(trainer, checkpoint_path)}")
         return 1
     seconds = time.perf_counter() - start
+    if not writes:
+        return 0
     meta = model_metadata(ds, task, target_scale, settings_record(a))
     print(finish_run(run_dir, model, trainer, ds, task, d_test, target_scale, meta, seconds))
     return 0
@@ -358,7 +411,9 @@ def resume_trainer(trainer, path: Path) -> None:
 
 def last_good(trainer, path: Path) -> str:
     """Where the run can continue from after a divergence (never a file of another run)."""
-    checkpoint = next(c for c in trainer.callbacks if isinstance(c, Checkpoint))
+    checkpoint = next((c for c in trainer.callbacks if isinstance(c, Checkpoint)), None)
+    if checkpoint is None:  # a rank other than 0 of a data-parallel run: rank 0 says it
+        return ""
     if checkpoint.saved_epoch is None:
         return (f"No checkpoint was written before it diverged ({path} does not exist); "
                 "lower the learning rate and train again.")
