@@ -111,3 +111,27 @@ def test_the_penalty_a_trainer_reports_is_the_users_l2_and_l1_only():
     adamw = get_optimizer("adamw", model, weight_decay=0.5, l2=0.2)
     assert adamw.penalty_in_loss
     assert adamw.penalty() == pytest.approx(0.1 * np.sum(w * w))   # the decay is not a penalty
+
+
+def test_a_strength_assigned_after_a_step_takes_effect():
+    """The estimators set weight_decay before each fit; a penalty made at the first step and kept
+    would silently ignore the new value."""
+    from handgrad.nn import Linear
+    from handgrad.optim import get_optimizer
+
+    model = Linear(3, 2, rng=0, dtype=np.float64)
+    opt = get_optimizer("sgd", model, lr=0.1)
+    model.grad[:] = 0.0
+    opt.step()
+    before = model.theta.copy()
+    opt.weight_decay = 0.5
+    model.grad[:] = 0.0
+    opt.step()
+    mask = model.decay_mask()
+    np.testing.assert_allclose(model.theta[mask], before[mask] * (1 - 0.1 * 0.5), rtol=1e-12)
+    np.testing.assert_array_equal(model.theta[~mask], before[~mask])
+    opt.decay_biases = True
+    before = model.theta.copy()
+    model.grad[:] = 0.0
+    opt.step()
+    np.testing.assert_allclose(model.theta, before * (1 - 0.1 * 0.5), rtol=1e-12)

@@ -16,6 +16,7 @@ import importlib
 import linecache
 import os
 import sys
+import warnings
 from pathlib import Path
 
 from handgrad.errors import HandgradError
@@ -102,7 +103,9 @@ def main(argv=None) -> int:
     try:
         args = build_parser().parse_args(argv)
         command = f"handgrad {args.command}"
-        return int(args.func(args) or 0)
+        with warnings.catch_warnings():
+            warnings.showwarning = _warning_line(command)
+            return int(args.func(args) or 0)
     except UsageError as err:
         print(err, file=sys.stderr)
         return 2
@@ -115,6 +118,14 @@ def main(argv=None) -> int:
             raise
         print(f"{command}: error: {one_line(message)}", file=sys.stderr)
         return 2
+
+
+def _warning_line(command: str):
+    """What the data tells the user (rows dropped, unseen categories) as one line on stderr, not
+    Python's warning with a source line."""
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"{command}: warning: {one_line(str(message))}", file=sys.stderr)
+    return show
 
 
 def one_line(message: str) -> str:

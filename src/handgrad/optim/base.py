@@ -119,13 +119,23 @@ class Optimizer:
         return None if self.decay_biases else self.model.decay_mask().astype(self.theta.dtype)
 
     # --- regularisation -----------------------------------------------------------------------
-    @functools.cached_property
+    @property
     def regularizer(self) -> Penalty:
-        """The penalty lambda_2/2 ||M W||^2 + lambda_1 ||M W||_1 whose gradient each step adds."""
+        """The penalty lambda_2/2 ||M W||^2 + lambda_1 ||M W||_1 whose gradient each step adds.
+
+        Made again whenever a strength or ``decay_biases`` has changed since the last step: the
+        estimators set ``weight_decay`` before each fit, and a stale penalty would be silently
+        wrong."""
         l2 = self.l2 + (self.weight_decay if self.l2_in_gradient else 0.0)
-        if not (l2 or self.l1):
-            return Penalty()    # no mask is ever made
-        return Penalty(self.mask, l2=l2, l1=self.l1)
+        key = (l2, self.l1, self.decay_biases)
+        if self.__dict__.get("_regularizer_key") != key:
+            if key[2] != self.__dict__.get("_mask_decay_biases", key[2]):
+                self.__dict__.pop("mask", None)
+            self._mask_decay_biases = key[2]
+            self._regularizer = (Penalty(self.mask, l2=l2, l1=self.l1) if (l2 or self.l1)
+                                 else Penalty())  # no mask is ever made
+            self._regularizer_key = key
+        return self._regularizer
 
     @property
     def penalty_in_loss(self) -> bool:
@@ -247,7 +257,7 @@ class Optimizer:
                 np.copyto(current, value)  # keep the buffer (and any views into it)
             else:
                 setattr(self, key, value.astype(current.dtype, copy=True))
-        for cached in ("mask", "regularizer"):  # decay_biases or the strengths may have changed
+        for cached in ("mask", "_regularizer_key"):  # decay_biases or a strength may have changed
             self.__dict__.pop(cached, None)
         self.step_count = step_count
         self._load_extra_state(extra)

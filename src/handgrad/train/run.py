@@ -39,7 +39,7 @@ def model_metadata(ds, task, target_scale, settings: dict) -> dict:
 
 
 def _jsonable(value) -> bool:
-    return value is None or isinstance(value, (bool, int, float, str, list))
+    return value is None or isinstance(value, (bool, int, float, str, list, dict))
 
 
 def test_report(model, task, x, d, target_scale) -> dict:
