@@ -57,7 +57,7 @@ def test_float32_is_refused():
 
 
 def test_exact_method_matches_finite_differences_with_a_penalty():
-    from handgrad.train.regularization import Penalty
+    from handgrad.optim import Penalty
 
     rng = np.random.default_rng(4)
     model = MLP((2, 4, 3, 1), activation="tanh", rng=rng, dtype=np.float64)

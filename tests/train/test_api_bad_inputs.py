@@ -17,7 +17,7 @@ from handgrad.errors import DataError, ModelFileError, NonFiniteError, OptionErr
 from handgrad.nn import MLP, get_loss
 from handgrad.optim import get_optimizer
 from handgrad.train import Checkpoint, EarlyStopping, Task, Trainer, resume
-from handgrad.train.regularization import Penalty
+from handgrad.optim import Penalty
 
 OK = "ok"
 

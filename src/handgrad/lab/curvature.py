@@ -27,7 +27,7 @@ from handgrad.lab.common import Outputs, require, say, sine_regression
 from handgrad.lab.hessian import extreme_eigenvalues, hessian, train_to_minimum
 from handgrad.nn import MLP, get_loss
 from handgrad.train.closure import BatchClosure
-from handgrad.train.regularization import Penalty
+from handgrad.optim import Penalty
 
 
 @dataclass

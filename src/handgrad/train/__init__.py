@@ -12,7 +12,7 @@ import importlib
 _HOMES = {
     "BatchClosure": "closure", "Callback": "callbacks", "Checkpoint": "callbacks",
     "EarlyStopping": "callbacks", "ProgressBar": "callbacks", "resume": "callbacks",
-    "Penalty": "regularization", "Task": "task", "History": "trainer", "Trainer": "trainer",
+    "Task": "task", "History": "trainer", "Trainer": "trainer",
     "predict_outputs": "trainer",
 }
 
