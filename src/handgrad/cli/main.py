@@ -112,6 +112,9 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print(f"{command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`handgrad info MODEL | head`): nothing to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except (HandgradError, OSError, ValueError, TypeError, MemoryError, RuntimeError) as err:
         message = user_error(err)
         if message is None or os.environ.get("HANDGRAD_TRACEBACK"):
