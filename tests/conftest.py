@@ -5,7 +5,7 @@ import csv
 import numpy as np
 import pytest
 
-from handgrad.cli.main import main
+from cli_helpers import train_run
 from handgrad.data.sources import write_body_csv
 
 
@@ -35,13 +35,6 @@ def away_from():
 
 
 # --- runs trained through the CLI, shared by the evaluate/predict/info/train tests ----------
-def train_run(tmp, *args):
-    """`handgrad train` into tmp; returns the run folder (args must contain --name)."""
-    code = main(["train", "--no-progress", "--runs-dir", str(tmp), *args])
-    assert code == 0
-    return tmp / args[args.index("--name") + 1]
-
-
 @pytest.fixture(scope="module")
 def body_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("body")
@@ -63,14 +56,3 @@ def regression_run(tmp_path_factory):
         writer.writerows([*row, repr(float(t))] for row, t in zip(x.tolist(), y))
     run = train_run(root, "--data", str(path), "--hidden", "8", "--epochs", "5", "--name", "r")
     return root, path, run
-
-
-def run_error(capsys, *argv):
-    """Run the CLI, expect exit code 2, return what it wrote to stderr."""
-    capsys.readouterr()
-    code = main(list(argv))
-    err = capsys.readouterr().err
-    assert code == 2, err
-    return err
-
-

@@ -10,7 +10,7 @@ import pytest
 
 from handgrad import io
 from handgrad.cli.main import main
-from conftest import run_error, train_run as train
+from cli_helpers import run_error, train_run as train
 from handgrad.data.preprocessing import Standardizer
 from handgrad.data.sources import body_table, read_feature_csv, write_body_csv
 from handgrad.train.task import Task

@@ -41,7 +41,7 @@ def test_a_refused_optimizer_ends_every_rank_with_one_message(tmp_path):
 
 
 def test_sync_batchnorm_without_mpi_is_refused(tmp_path, capsys):
-    from conftest import run_error
+    from cli_helpers import run_error
 
     err = run_error(capsys, *ARGS, "--runs-dir", str(tmp_path), "--sync-batchnorm")
     assert "invalid --sync-batchnorm" in err

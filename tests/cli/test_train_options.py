@@ -2,7 +2,7 @@
 
 import json
 
-from conftest import run_error
+from cli_helpers import run_error
 from handgrad import io
 from handgrad.cli.main import main
 

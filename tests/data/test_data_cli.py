@@ -16,7 +16,7 @@ import pytest
 from handgrad import io
 from handgrad.cli.main import main
 from handgrad.data import DataWarning
-from conftest import train_run
+from cli_helpers import train_run
 
 SPECIES = ("Adelie", "Chinstrap", "Gentoo")
 COLUMNS = ["species", "island", "bill_length_mm", "bill_depth_mm", "flipper_length_mm",

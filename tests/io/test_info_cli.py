@@ -3,7 +3,7 @@
 import json
 import re
 
-from conftest import run_error
+from cli_helpers import run_error
 from handgrad import io
 from handgrad.cli.main import main
 
