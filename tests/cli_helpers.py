@@ -18,3 +18,13 @@ def run_error(capsys, *argv):
     err = capsys.readouterr().err
     assert code == 2, err
     return err
+
+
+def assert_one_line_error(code, err, needles):
+    """Exit code 2, no traceback, one line on stderr holding every needle."""
+    assert code == 2, err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    for needle in needles:
+        assert needle in lines[0], lines[0]

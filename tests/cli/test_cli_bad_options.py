@@ -9,6 +9,7 @@ import json
 
 import pytest
 
+from cli_helpers import assert_one_line_error
 from handgrad.cli.main import main
 
 BASE = ["train", "--data", "iris", "--hidden", "4", "--epochs", "1", "--no-progress"]
@@ -19,15 +20,6 @@ def run(capsys, argv):
     code = main([str(a) for a in argv])
     out = capsys.readouterr()
     return code, out.out, out.err
-
-
-def assert_one_line_error(code, err, needles):
-    assert code == 2, err
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    for needle in needles:
-        assert needle in lines[0], lines[0]
 
 
 OPTION_CASES = [

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 from handgrad import io
+from cli_helpers import assert_one_line_error, train_run
 from handgrad.cli.main import main
 from handgrad.data import DataWarning
-from cli_helpers import train_run
 
 SPECIES = ("Adelie", "Chinstrap", "Gentoo")
 COLUMNS = ["species", "island", "bill_length_mm", "bill_depth_mm", "flipper_length_mm",
@@ -66,15 +66,6 @@ def run(capsys, *argv):
         code = main([str(a) for a in argv])
     captured = capsys.readouterr()
     return code, captured.out, captured.err
-
-
-def assert_one_line_error(code, err, needles):
-    assert code == 2, err
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    for needle in needles:
-        assert needle in lines[0], lines[0]
 
 
 @pytest.fixture(scope="module")
