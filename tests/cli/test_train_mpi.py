@@ -45,3 +45,20 @@ def test_sync_batchnorm_without_mpi_is_refused(tmp_path, capsys):
 
     err = run_error(capsys, *ARGS, "--runs-dir", str(tmp_path), "--sync-batchnorm")
     assert "invalid --sync-batchnorm" in err
+
+
+def test_a_data_parallel_digits_run_matches_one_process(tmp_path):
+    """Issue 16: the final accuracy of a data-parallel digits run matches one process (float32;
+    the global batch is the same, so only the all-reduce's rounding differs)."""
+    runs = []
+    for ranks in (1, 2):
+        result = subprocess.run([str(MPIEXEC), "-n", str(ranks), str(HANDGRAD), "train", "--data",
+                                 "digits", "--epochs", "10", "--no-progress", "--runs-dir",
+                                 str(tmp_path / str(ranks))],
+                                capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr
+        runs.append(json.loads((tmp_path / str(ranks) / "digits" / "metrics.json").read_text()))
+    one, two = (run["test"] for run in runs)
+    assert one["accuracy"] > 0.9
+    assert abs(two["accuracy"] - one["accuracy"]) <= 1 / 180  # two of the 360 test digits, at most
+    np.testing.assert_allclose(two["log_loss"], one["log_loss"], rtol=1e-3)
