@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from handgrad.lab import plotting
-from handgrad.lab.common import Outputs, require, say, sine_regression
+from handgrad.lab.common import Outputs, conclude, require, sine_regression
 from handgrad.lab.training import epoch, full_loss
 from handgrad.nn import MLP, get_loss
 from handgrad.optim import get_optimizer
@@ -143,12 +143,8 @@ def run_batching(outputs: Outputs | None = None, verbose: bool = True,
         runs.append(BatchRun(B, losses, seconds, -(-cfg.samples // B), noise_of(losses),
                              measured[B], formula[B]))
     result = BatchingResult(cfg, runs, sigma2)
-    result.verdict = _verdict(result)
-    say(verbose, result.verdict)
-    outputs = outputs or Outputs(None, "batching")
-    if outputs.png is not None:
-        result.files.append(_plot(result, outputs.png))
-    return result
+    return conclude(result, _verdict(result), outputs, "batching", verbose,
+                    plot=lambda png: _plot(result, png))
 
 
 def _verdict(r: BatchingResult) -> str:

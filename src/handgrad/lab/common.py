@@ -58,6 +58,20 @@ def say(verbose: bool, text: str) -> None:
         print(text)
 
 
+def conclude(result, verdict: str, outputs: Outputs | None, name: str, verbose: bool, plot,
+             animate=None):
+    """Finish an experiment: attach and print its verdict, then draw what ``outputs`` asks for
+    (``plot(png_path)``, and ``animate(gif_path)`` where the experiment has an animation)."""
+    result.verdict = verdict
+    say(verbose, verdict)
+    outputs = outputs or Outputs(None, name)
+    if outputs.png is not None:
+        result.files.append(plot(outputs.png))
+    if animate is not None and outputs.gif_path is not None:
+        result.files.append(animate(outputs.gif_path))
+    return result
+
+
 # --- comparisons ------------------------------------------------------------------------------
 def relative_error(a: np.ndarray, b: np.ndarray) -> float:
     """||a - b|| / max(||a||, ||b||, tiny): the figure every check in the lab reports."""

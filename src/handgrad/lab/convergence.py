@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from handgrad.lab import plotting
-from handgrad.lab.common import Outputs, require, say
+from handgrad.lab.common import Outputs, conclude, require
 
 COLORS = {"quadratic": "#1f77b4", "quartic": "#d62728", "logistic": "#2ca02c"}
 
@@ -124,12 +124,8 @@ def run_convergence(outputs: Outputs | None = None, verbose: bool = True,
     k = np.arange(1, cfg.convex_steps + 1)
     bound = cfg.w0 ** 2 / (2 * cfg.convex_eta * k)
     result = ConvergenceResult(cfg, quadratic, ratio, formula, convex, bound)
-    result.verdict = _verdict(result)
-    say(verbose, result.verdict)
-    outputs = outputs or Outputs(None, "convergence-rates")
-    if outputs.png is not None:
-        result.files.append(_plot(result, outputs.png))
-    return result
+    return conclude(result, _verdict(result), outputs, "convergence-rates", verbose,
+                    plot=lambda png: _plot(result, png))
 
 
 def _steps_per_digit(rate: float) -> float:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from handgrad.lab import plotting
-from handgrad.lab.common import Outputs, require, say
+from handgrad.lab.common import Outputs, conclude, require
 from handgrad.nn import Linear, Sequential, Sigmoid, get_loss
 from handgrad.optim import get_optimizer
 from handgrad.train.closure import BatchClosure
@@ -108,12 +108,8 @@ def run_cost(outputs: Outputs | None = None, verbose: bool = True,
     runs = [train_neuron(cost, start, w, b, cfg) for start, w, b in
             (("bad", cfg.w0, cfg.b0), ("mild", cfg.mild_w0, cfg.mild_b0)) for cost in COSTS]
     result = CostResult(cfg, runs)
-    result.verdict = _verdict(result)
-    say(verbose, result.verdict)
-    outputs = outputs or Outputs(None, "cost")
-    if outputs.png is not None:
-        result.files.append(_plot(result, outputs.png))
-    return result
+    return conclude(result, _verdict(result), outputs, "cost", verbose,
+                    plot=lambda png: _plot(result, png))
 
 
 def _epochs(run: NeuronRun, cfg: CostConfig) -> str:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from handgrad.lab import plotting
-from handgrad.lab.common import Outputs, require, say, sine_regression
+from handgrad.lab.common import Outputs, conclude, require, sine_regression
 from handgrad.lab.hessian import extreme_eigenvalues, hessian, train_to_minimum
 from handgrad.nn import MLP, get_loss
 from handgrad.train.closure import BatchClosure
@@ -167,12 +167,8 @@ def run_curvature(outputs: Outputs | None = None, verbose: bool = True,
         cfg, P, float(E_star), fit["grad_norm"], spectrum, lam_max, lam_min, eig.products,
         float(lam_max / abs(lam_min)) if lam_min else np.inf, 1.0 / lam_max, eta_limit, etas,
         growth, diverged, curves, measured, flat, exact)
-    result.verdict = _verdict(result, eig)
-    say(verbose, result.verdict)
-    outputs = outputs or Outputs(None, "hessian")
-    if outputs.png is not None:
-        result.files.append(_plot(result, model, x, d, theta_star, outputs.png))
-    return result
+    return conclude(result, _verdict(result, eig), outputs, "hessian", verbose,
+                    plot=lambda png: _plot(result, model, x, d, theta_star, png))
 
 
 def _threshold(closure, theta_start, etas, diverged, cfg, E_star) -> float:

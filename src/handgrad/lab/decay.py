@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from handgrad.lab import plotting
-from handgrad.lab.common import Outputs, require, say, sine_regression
+from handgrad.lab.common import Outputs, conclude, require, sine_regression
 from handgrad.nn import MLP, get_loss
 from handgrad.errors import unknown_option
 from handgrad.train.closure import BatchClosure
@@ -127,12 +127,8 @@ def run_decay(outputs: Outputs | None = None, verbose: bool = True,
     data = (x, d, x_val, d_val)
     runs = [train_with_schedule(name, cfg, data) for name in cfg.schedules]
     result = DecayResult(cfg, runs, cfg.noise ** 2)
-    result.verdict = _verdict(result)
-    say(verbose, result.verdict)
-    outputs = outputs or Outputs(None, "decay")
-    if outputs.png is not None:
-        result.files.append(_plot(result, outputs.png))
-    return result
+    return conclude(result, _verdict(result), outputs, "decay", verbose,
+                    plot=lambda png: _plot(result, png))
 
 
 def _verdict(r: DecayResult) -> str:

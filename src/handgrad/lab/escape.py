@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from handgrad.lab import plotting
-from handgrad.lab.common import Outputs, require, say
+from handgrad.lab.common import Outputs, conclude, require
 
 COLORS = {"small": "#7f7f7f", "large": "#d62728", "decay": "#1f77b4"}
 
@@ -136,12 +136,8 @@ def run_escape(outputs: Outputs | None = None, verbose: bool = True,
         settled = np.ptp(tail, axis=0) < 1e-3
         outcomes.append(ScheduleOutcome(name, etas, paths, (tail[-1] > barrier) & settled))
     result = EscapeResult(cfg, found, barrier, outcomes)
-    result.verdict = _verdict(result)
-    say(verbose, result.verdict)
-    outputs = outputs or Outputs(None, "escape")
-    if outputs.png is not None:
-        result.files.append(_plot(result, outputs.png))
-    return result
+    return conclude(result, _verdict(result), outputs, "escape", verbose,
+                    plot=lambda png: _plot(result, png))
 
 
 def _verdict(r: EscapeResult) -> str:

@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from handgrad.lab import plotting
-from handgrad.lab.common import Function2D, Outputs, TestFunction, function_closure, require, say
+from handgrad.lab.common import (Function2D, Outputs, TestFunction, conclude,
+                                 function_closure, require)
 from handgrad.lab.hessian import hessian
 from handgrad.nn import MLP, get_loss
 from handgrad.optim import get_optimizer
@@ -196,12 +197,8 @@ def run_newton_fails(outputs: Outputs | None = None, verbose: bool = True,
     paths = {(fix, s): library_path(s, fix, min(cfg.steps, 12)) for fix in FIXES
              for s in SAMPLE_STARTS}
     result = NewtonFailsResult(cfg, axis, kinds, paths, network_runs(cfg))
-    result.verdict = _verdict(result)
-    say(verbose, result.verdict)
-    outputs = outputs or Outputs(None, "newton-fails")
-    if outputs.png is not None:
-        result.files.append(_plot(result, outputs.png))
-    return result
+    return conclude(result, _verdict(result), outputs, "newton-fails", verbose,
+                    plot=lambda png: _plot(result, png))
 
 
 def _count(kinds: list[str]) -> str:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from handgrad.lab import plotting
-from handgrad.lab.common import Outputs, require, say, sine_regression
+from handgrad.lab.common import Outputs, conclude, require, sine_regression
 from handgrad.lab.training import full_loss
 from handgrad.nn import MLP, get_loss
 from handgrad.optim import get_optimizer
@@ -133,12 +133,8 @@ def run_overfitting(outputs: Outputs | None = None, verbose: bool = True,
     grid = np.linspace(-2.0, 2.0, 200).reshape(-1, 1)
     runs = [fit(name, cfg, data, grid) for name in COLORS]
     result = OverfittingResult(cfg, runs, data, grid, cfg.noise ** 2)
-    result.verdict = _verdict(result)
-    say(verbose, result.verdict)
-    outputs = outputs or Outputs(None, "overfitting")
-    if outputs.png is not None:
-        result.files.append(_plot(result, outputs.png))
-    return result
+    return conclude(result, _verdict(result), outputs, "overfitting", verbose,
+                    plot=lambda png: _plot(result, png))
 
 
 def _verdict(r: OverfittingResult) -> str:

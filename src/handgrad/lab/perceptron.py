@@ -23,7 +23,7 @@ import numpy as np
 from scipy.special import expit
 
 from handgrad.lab import plotting
-from handgrad.lab.common import Outputs, require, say
+from handgrad.lab.common import Outputs, conclude, require
 from handgrad.nn import Linear, Sequential, Sigmoid, get_loss
 from handgrad.train.closure import BatchClosure
 
@@ -182,12 +182,8 @@ def run_perceptron(outputs: Outputs | None = None, verbose: bool = True,
         cfg, x4, c4, p3, p4, updates, bool(np.all(classify(p4, x4) == c4)), b3, b4, scratch,
         wrong, 3 in wrong, bool(np.all(classify(scratch, x4) == c4)), u, norms, spoiler_grad,
         via_3, from_scratch)
-    result.verdict = _verdict(result)
-    say(verbose, result.verdict)
-    outputs = outputs or Outputs(None, "perceptron-vs-backprop")
-    if outputs.png is not None:
-        result.files.append(_plot(result, outputs.png))
-    return result
+    return conclude(result, _verdict(result), outputs, "perceptron-vs-backprop", verbose,
+                    plot=lambda png: _plot(result, png))
 
 
 def _line(theta) -> str:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from handgrad.lab import plotting
-from handgrad.lab.common import Outputs, require, say
+from handgrad.lab.common import Outputs, conclude, require
 from handgrad.lab.training import epoch, full_loss, linear_layers
 from handgrad.nn import MLP, Linear, Sequential, Sigmoid, get_loss
 from handgrad.optim import get_optimizer
@@ -149,12 +149,8 @@ def run_pretraining(outputs: Outputs | None = None, verbose: bool = True,
     encoders, curves = pretrain(cfg, data[0], np.random.default_rng(cfg.seed))
     runs = [fine_tune(start, cfg, data, encoders) for start in STARTS]
     result = PretrainingResult(cfg, runs, curves)
-    result.verdict = _verdict(result)
-    say(verbose, result.verdict)
-    outputs = outputs or Outputs(None, "pretraining")
-    if outputs.png is not None:
-        result.files.append(_plot(result, outputs.png))
-    return result
+    return conclude(result, _verdict(result), outputs, "pretraining", verbose,
+                    plot=lambda png: _plot(result, png))
 
 
 def _epochs_to(run: StartRun, accuracy: float) -> int | None:

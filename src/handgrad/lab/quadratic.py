@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from handgrad.lab import plotting
-from handgrad.lab.common import Outputs, require, rotated_quadratic, say
+from handgrad.lab.common import Outputs, conclude, require, rotated_quadratic
 
 
 @dataclass
@@ -204,14 +204,9 @@ def run_quadratic(outputs: Outputs | None = None, verbose: bool = True,
 
     result = QuadraticResult(cfg, eta_opt, runs_1d, eta_opt_2d, runs_2d, newton_path,
                              newton_steps, rescaled_path, rescaled_steps)
-    result.verdict = _verdict(result)
-    say(verbose, result.verdict)
-    outputs = outputs or Outputs(None, "quadratic")
-    if outputs.png is not None:
-        result.files.append(_plot(result, outputs.png))
-    if outputs.gif_path is not None:
-        result.files.append(_animate(result, outputs.gif_path))
-    return result
+    return conclude(result, _verdict(result), outputs, "quadratic", verbose,
+                    plot=lambda png: _plot(result, png),
+                    animate=lambda gif: _animate(result, gif))
 
 
 def _steps_text(steps) -> str:

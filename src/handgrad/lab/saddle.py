@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from handgrad.lab import plotting
-from handgrad.lab.common import Outputs, require, say
+from handgrad.lab.common import Outputs, conclude, require
 from handgrad.lab.hessian import hessian, train_to_minimum
 from handgrad.nn import MLP, get_loss
 from handgrad.errors import unknown_option
@@ -173,12 +173,8 @@ def run_saddle(outputs: Outputs | None = None, verbose: bool = True,
         measured = float((comp[-1] / comp[0]) ** (1.0 / (comp.size - 1)))
 
     result = SaddleResult(cfg, E_s, grad_norm, lam, runs, predicted, measured)
-    result.verdict = _verdict(result)
-    say(verbose, result.verdict)
-    outputs = outputs or Outputs(None, "saddle")
-    if outputs.png is not None:
-        result.files.append(_plot(result, model, closure, theta_s, lam, V, outputs.png))
-    return result
+    return conclude(result, _verdict(result), outputs, "saddle", verbose,
+                    plot=lambda png: _plot(result, model, closure, theta_s, lam, V, png))
 
 
 def _verdict(r: SaddleResult) -> str:

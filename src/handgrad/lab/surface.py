@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from handgrad.lab import plotting
-from handgrad.lab.common import Outputs, require, say, two_spirals
+from handgrad.lab.common import Outputs, conclude, require, two_spirals
 from handgrad.nn import MLP, Linear, get_loss
 from handgrad.train.closure import BatchClosure
 
@@ -148,14 +148,9 @@ def run_surface(outputs: Outputs | None = None, verbose: bool = True,
     pca_slice.loss = loss_on_plane(closure, theta_star, p1, p2, pca_slice.alphas, pca_slice.betas)
 
     result = SurfaceResult(cfg, np.array(losses), accuracy, random_slice, pca_slice)
-    result.verdict = _verdict(result, model)
-    say(verbose, result.verdict)
-    outputs = outputs or Outputs(None, "surface")
-    if outputs.png is not None:
-        result.files.append(_plot(result, outputs.png))
-    if outputs.gif_path is not None:
-        result.files.append(_animate(result, outputs.gif_path))
-    return result
+    return conclude(result, _verdict(result, model), outputs, "surface", verbose,
+                    plot=lambda png: _plot(result, png),
+                    animate=lambda gif: _animate(result, gif))
 
 
 def _verdict(r: SurfaceResult, model) -> str:

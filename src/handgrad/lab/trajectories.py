@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from handgrad.lab import plotting
-from handgrad.lab.common import TEST_FUNCTIONS, Function2D, Outputs, function_closure, require, say
+from handgrad.lab.common import (TEST_FUNCTIONS, Function2D, Outputs, conclude,
+                                 function_closure, require)
 from handgrad.errors import unknown_option
 
 # The notes' names -> handgrad.optim's names.
@@ -151,14 +152,9 @@ def run_trajectories(outputs: Outputs | None = None, verbose: bool = True,
         for opt in cfg.optimizers:
             races.append(race(fn, opt, RATES[name][opt] * cfg.lr_scale, cfg.steps, cfg.tol))
     result = TrajectoriesResult(cfg, races)
-    result.verdict = _verdict(result)
-    say(verbose, result.verdict)
-    outputs = outputs or Outputs(None, "trajectories")
-    if outputs.png is not None:
-        result.files.append(_plot(result, outputs.png))
-    if outputs.gif_path is not None:
-        result.files.append(_animate(result, outputs.gif_path))
-    return result
+    return conclude(result, _verdict(result), outputs, "trajectories", verbose,
+                    plot=lambda png: _plot(result, png),
+                    animate=lambda gif: _animate(result, gif))
 
 
 def _verdict(res: TrajectoriesResult) -> str:

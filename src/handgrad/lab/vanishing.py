@@ -25,7 +25,7 @@ import numpy as np
 
 from handgrad.errors import NonFiniteError, unknown_option
 from handgrad.lab import plotting
-from handgrad.lab.common import Outputs, require, say, two_spirals
+from handgrad.lab.common import Outputs, conclude, require, two_spirals
 from handgrad.lab.training import epoch, full_loss, layer_gradient_norms, linear_layers
 from handgrad.nn import MLP, Sigmoid, get_loss
 from handgrad.optim import get_optimizer
@@ -148,12 +148,8 @@ def run_vanishing(outputs: Outputs | None = None, verbose: bool = True,
     if cfg.gain > 0:
         runs.append(depth_run(cfg, data, "relu", False, cfg.gain))
     result = VanishingResult(cfg, runs)
-    result.verdict = _verdict(result)
-    say(verbose, result.verdict)
-    outputs = outputs or Outputs(None, "vanishing")
-    if outputs.png is not None:
-        result.files.append(_plot(result, outputs.png))
-    return result
+    return conclude(result, _verdict(result), outputs, "vanishing", verbose,
+                    plot=lambda png: _plot(result, png))
 
 
 def _verdict(r: VanishingResult) -> str:
