@@ -9,7 +9,8 @@ from handgrad.train.closure import BatchClosure
 
 LR = {"sgd": 0.2, "momentum": 0.1, "nesterov": 0.1, "adagrad": 0.1, "rmsprop": 0.01,
       "adam": 0.01, "adamw": 0.01, "rprop": 0.01, "rprop_backtracking": 0.01,
-      "rprop_simple": 0.01, "quickprop": 0.1, "newton": 1.0, "lbfgs": 1.0, "lm": 1.0, "cg": 1.0}
+      "rprop_simple": 0.01, "quickprop": 0.1, "newton": 1.0, "bfgs": 1.0, "lbfgs": 1.0, "lm": 1.0,
+      "cg": 1.0}
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -21,13 +21,14 @@ from handgrad.optim.quickprop import QuickProp
 from handgrad.optim.regularization import Penalty
 from handgrad.optim.rprop import Rprop, RpropBacktracking, RpropSimple
 from handgrad.optim.schedules import SCHEDULES, Schedule, get_schedule
-from handgrad.optim.second_order import LBFGS, ConjugateGradient, LevenbergMarquardt, Newton
+from handgrad.optim.second_order import (BFGS, LBFGS, ConjugateGradient, LevenbergMarquardt,
+                                         Newton)
 from handgrad.optim.sgd import SGD, Momentum, Nesterov
 from handgrad.optim.stopping import LossStagnation, MaxEpochs, RunningLoss
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {cls.name: cls for cls in (
     SGD, Momentum, Nesterov, Adagrad, RMSprop, Adam, AdamW, Rprop, RpropBacktracking,
-    RpropSimple, QuickProp, Newton, LBFGS, LevenbergMarquardt, ConjugateGradient)}
+    RpropSimple, QuickProp, Newton, BFGS, LBFGS, LevenbergMarquardt, ConjugateGradient)}
 
 
 def get_optimizer(name: str, model, **options) -> Optimizer:
@@ -44,7 +45,7 @@ def get_optimizer(name: str, model, **options) -> Optimizer:
 
 
 __all__ = [
-    "LBFGS", "OPTIMIZERS", "SCHEDULES", "SGD", "Adagrad", "Adam", "AdamW", "ConjugateGradient",
+    "BFGS", "LBFGS", "OPTIMIZERS", "SCHEDULES", "SGD", "Adagrad", "Adam", "AdamW", "ConjugateGradient",
     "LevenbergMarquardt", "LossStagnation", "MaxEpochs", "Momentum", "Nesterov", "Newton",
     "Optimizer", "Penalty", "QuickProp", "RMSprop", "Rprop", "RpropBacktracking", "RpropSimple",
     "RunningLoss", "Schedule", "check_options", "get_optimizer", "get_schedule", "option_names",

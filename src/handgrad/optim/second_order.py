@@ -30,10 +30,18 @@ class _SecondOrder(Optimizer):
     full_batch = True
 
     def _check_size(self, max_params: int) -> None:
-        if self.theta.size > max_params:
+        n = self.theta.size
+        if n > max_params:
             raise ValueError(f"optimizer {self.name!r} forms an n x n matrix and is limited to "
                              f"max_params={max_params} parameters; this model has "
-                             f"{self.theta.size} (raise max_params, or use lbfgs/cg)")
+                             f"{n} (an n x n float64 matrix would take "
+                             f"{_megabytes(n)}; raise max_params, or use lbfgs/cg)")
+
+
+def _megabytes(n: int) -> str:
+    """The memory of one n x n float64 matrix, 8 n^2 bytes, in words."""
+    size = 8.0 * n * n
+    return f"{size / 2**30:.1f} GiB" if size >= 2**30 else f"{size / 2**20:.1f} MiB"
 
 
 class _LineObjective:
@@ -102,6 +110,25 @@ class _LineSearchMethod(_SecondOrder):
 
     def _reset_memory(self) -> None:
         pass  # methods with curvature memory clear it when their direction fails
+
+    def _secant(self, closure, x, g, d, alpha) -> float:
+        """One secant step on phi'(a) = grad E(x + a d)^T d from the Wolfe point toward
+        phi' = 0, kept if it lowers E and |phi'|: exact on a quadratic. CG's n-step property
+        needs exact line searches, and the strong-Wolfe search stops anywhere within
+        |phi'(a)| <= c2 |phi'(0)|; which point it stops at there turns on rounding (scipy's cubic
+        interpolation is degenerate on a quadratic), and from an inexact point CG converges only
+        linearly."""
+        slope0, slope = float(g @ d), float(self.grad.astype(np.float64) @ d)
+        if not slope0 < slope or abs(slope) <= 1e-4 * abs(slope0):
+            return alpha                     # no positive curvature seen, or exact enough
+        a = alpha * slope0 / (slope0 - slope)
+        kept = self.theta.copy(), self.grad.copy(), self._accepted_value
+        self.theta[...] = (x + a * d).astype(self.theta.dtype)
+        _, value = self._evaluate(closure)
+        if value <= kept[2] and abs(float(self.grad.astype(np.float64) @ d)) < abs(slope):
+            return float(a)
+        self.theta[...], self.grad[...] = kept[0], kept[1]
+        return alpha
 
 
 class Newton(_SecondOrder):
@@ -313,6 +340,116 @@ class LBFGS(_LineSearchMethod):
         self.failed_searches = self._extra(extra, "failed_searches", 0, 0, integer=True)
 
 
+def bfgs_update(H: np.ndarray, s: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The BFGS update of the inverse-Hessian approximation (Nocedal & Wright, eq. 6.17; 001,
+    "Issues: 1. The Hessian": BFGS):
+
+        H_(k+1) = (I - rho s y^T) H_k (I - rho y s^T) + rho s s^T,   rho = 1 / (y^T s)
+
+    s = W(k+1) - W(k), y = grad E(W(k+1)) - grad E(W(k)). H_(k+1) y = s (the secant equation),
+    and H_(k+1) stays symmetric positive definite when H_k is and y^T s > 0."""
+    rho = 1.0 / (y @ s)
+    V = np.eye(len(s)) - rho * np.outer(y, s)          # I - rho y s^T
+    return V.T @ H @ V + rho * np.outer(s, s)
+
+
+class BFGS(_LineSearchMethod):
+    """BFGS (Broyden, Fletcher, Goldfarb, Shanno 1970; 001, "Issues: 1. The Hessian"; Nocedal &
+    Wright, Algorithm 6.1): a full n x n approximation H_k of the inverse Hessian H_E^-1, built
+    from the gradients the steps see, in place of Newton's H_E^-1 in W(k+1) = W(k) - eta H_E^-1 grad.
+
+    input: eta (``lr``), ``line_search``, the Wolfe constants c1, c2 (``c1``, ``c2``),
+        ``tolerance_grad``, n's limit (``max_params``), lambda_2 (``weight_decay`` or ``l2``),
+        lambda_1 (``l1``)
+        d_k = -H_k grad E(W(k))          (d_0 = -eta grad E: no curvature seen yet)
+        W(k+1) = W(k) + alpha_k d_k      alpha_k from the line search
+        s = W(k+1) - W(k),  y = grad E(W(k+1)) - grad E(W(k))
+        if y^T s > 0:  H_0 = (y^T s / y^T y) I before the first update  (N&W eq. 6.20)
+                       H_(k+1) = (I - rho s y^T) H_k (I - rho y s^T) + rho s s^T,
+                       rho = 1 / (y^T s)                                (:func:`bfgs_update`)
+        else: skip the update (the curvature condition fails: H would lose positive definiteness)
+
+    The line search is L-BFGS's and CG's (:class:`_LineSearchMethod`): strong Wolfe
+    (``line_search="strong_wolfe"``, scipy's, N&W Alg. 3.5), which guarantees y^T s > 0 on
+    success; ``"exact"`` adds one secant step on the directional derivative after the Wolfe point
+    (exact on a quadratic, where BFGS then reaches the minimum in at most n steps and H_n = A^-1);
+    ``"none"`` takes alpha = eta. The matrix costs 8 n^2 bytes: models above ``max_params``
+    parameters are refused (use L-BFGS, which keeps m pairs instead of H).
+    """
+
+    name = "bfgs"
+    state_names = ("H",)
+    hyper_names = ("line_search", "c1", "c2", "tolerance_grad", "max_params")
+
+    def __init__(self, model, lr: float = 1.0, line_search: str = "strong_wolfe",
+                 c1: float = 1e-4, c2: float = 0.9, tolerance_grad: float = 1e-10,
+                 max_params: int = 2000, weight_decay: float = 0.0, l2: float = 0.0,
+                 l1: float = 0.0, decay_biases: bool = False):
+        super().__init__(model, lr, weight_decay, l1, decay_biases, l2)
+        self.line_search = check_choice("line_search", line_search,
+                                        ("strong_wolfe", "exact", "none"))
+        self.c1 = check_option("c1", c1, 0.0, 1.0, low_open=True, high_open=True)
+        self.c2 = check_option("c2", c2, self.c1, 1.0, low_open=True, high_open=True)
+        self.tolerance_grad = check_option("tolerance_grad", tolerance_grad, 0.0)
+        self.max_params = check_option("max_params", max_params, 1, integer=True)
+        self._check_size(self.max_params)
+        self.H = np.zeros((0, self.theta.size))   # no rows: H_0 not yet scaled (no pair seen)
+        self.prev_value = None
+        self.failed_searches = 0
+        self.skipped = 0
+
+    def _reset_memory(self):
+        self.H = np.zeros((0, self.theta.size))
+
+    def direction(self, g: np.ndarray) -> np.ndarray:
+        """d = -H_k g, or -eta g before the first update."""
+        return -self.lr * g if len(self.H) == 0 else -(self.H @ g)
+
+    def update(self, s: np.ndarray, y: np.ndarray) -> None:
+        """H_k -> H_(k+1) from the pair (s, y), or a skip when y^T s <= 0."""
+        ys = float(y @ s)
+        if not ys > 0.0:
+            self.skipped += 1
+            return
+        if len(self.H) == 0:
+            self.H = (ys / float(y @ y)) * np.eye(len(s))
+        self.H = bfgs_update(self.H, s, y)
+
+    def step(self, closure=None):
+        self._require_closure(closure)
+        loss, f = self._evaluate(closure)
+        x, g = self.theta.astype(np.float64), self.grad.astype(np.float64)
+        self.step_count += 1
+        if np.abs(g).max() <= self.tolerance_grad:
+            return loss
+        d = self.direction(g)
+        if g @ d >= 0:                       # not a descent direction: forget the curvature
+            self._reset_memory()
+            d = -self.lr * g
+        self._steepest = len(self.H) == 0
+        if self.line_search == "none":
+            self.theta += ((self.lr * d) if len(self.H) else d).astype(self.theta.dtype)
+            self._evaluate(closure)
+        else:
+            alpha = self._search(closure, x, g, f, d)
+            if alpha == 0.0:
+                return loss
+            if self.line_search == "exact":
+                self._secant(closure, x, g, d, alpha)
+        self.update(self.theta.astype(np.float64) - x, self.grad.astype(np.float64) - g)
+        self.prev_value = f
+        return loss
+
+    def _extra_state(self):
+        return {"prev_value": self.prev_value, "failed_searches": self.failed_searches,
+                "skipped": self.skipped}
+
+    def _load_extra_state(self, extra):
+        self.prev_value = self._extra(extra, "prev_value", None)
+        self.failed_searches = self._extra(extra, "failed_searches", 0, 0, integer=True)
+        self.skipped = self._extra(extra, "skipped", 0, 0, integer=True)
+
+
 class ConjugateGradient(_LineSearchMethod):
     """Nonlinear conjugate gradient (Fletcher & Reeves 1964; Polak & Ribiere 1969) with a
     strong-Wolfe line search (Nocedal & Wright, section 5.2):
@@ -382,25 +519,6 @@ class ConjugateGradient(_LineSearchMethod):
         self.prev_value, self.prev_flat_grad = f, g
         self.direction_prev = d if alpha > 0 else np.zeros(0)
         return loss
-
-    def _secant(self, closure, x, g, d, alpha) -> float:
-        """One secant step on phi'(a) = grad E(x + a d)^T d from the Wolfe point toward
-        phi' = 0, kept if it lowers E and |phi'|: exact on a quadratic. CG's n-step property
-        needs exact line searches, and the strong-Wolfe search stops anywhere within
-        |phi'(a)| <= c2 |phi'(0)|; which point it stops at there turns on rounding (scipy's cubic
-        interpolation is degenerate on a quadratic), and from an inexact point CG converges only
-        linearly."""
-        slope0, slope = float(g @ d), float(self.grad.astype(np.float64) @ d)
-        if not slope0 < slope or abs(slope) <= 1e-4 * abs(slope0):
-            return alpha                     # no positive curvature seen, or exact enough
-        a = alpha * slope0 / (slope0 - slope)
-        kept = self.theta.copy(), self.grad.copy(), self._accepted_value
-        self.theta[...] = (x + a * d).astype(self.theta.dtype)
-        _, value = self._evaluate(closure)
-        if value <= kept[2] and abs(float(self.grad.astype(np.float64) @ d)) < abs(slope):
-            return float(a)
-        self.theta[...], self.grad[...] = kept[0], kept[1]
-        return alpha
 
     def _extra_state(self):
         return {"prev_value": self.prev_value, "since_restart": self.since_restart,
