@@ -7,7 +7,8 @@ from handgrad.nn import MLP, get_loss
 from handgrad.optim import OPTIMIZERS, get_optimizer
 from handgrad.train.closure import BatchClosure
 
-LR = {"sgd": 0.2, "momentum": 0.1, "nesterov": 0.1, "adagrad": 0.1, "rmsprop": 0.01,
+LR = {"sgd": 0.2, "momentum": 0.1, "nesterov": 0.1, "momentum002": 0.1, "nesterov002": 0.1,
+      "adagrad": 0.1, "rmsprop": 0.01,
       "adam": 0.01, "adamw": 0.01, "rprop": 0.01, "rprop_backtracking": 0.01,
       "rprop_simple": 0.01, "quickprop": 0.1, "newton": 1.0, "bfgs": 1.0, "lbfgs": 1.0, "lm": 1.0,
       "cg": 1.0}

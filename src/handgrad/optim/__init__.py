@@ -23,12 +23,13 @@ from handgrad.optim.rprop import Rprop, RpropBacktracking, RpropSimple
 from handgrad.optim.schedules import SCHEDULES, Schedule, get_schedule
 from handgrad.optim.second_order import (BFGS, LBFGS, ConjugateGradient, LevenbergMarquardt,
                                          Newton)
-from handgrad.optim.sgd import SGD, Momentum, Nesterov
+from handgrad.optim.sgd import SGD, Momentum, Momentum002, Nesterov, Nesterov002
 from handgrad.optim.stopping import LossStagnation, MaxEpochs, RunningLoss
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {cls.name: cls for cls in (
-    SGD, Momentum, Nesterov, Adagrad, RMSprop, Adam, AdamW, Rprop, RpropBacktracking,
-    RpropSimple, QuickProp, Newton, BFGS, LBFGS, LevenbergMarquardt, ConjugateGradient)}
+    SGD, Momentum, Nesterov, Momentum002, Nesterov002, Adagrad, RMSprop, Adam, AdamW, Rprop,
+    RpropBacktracking, RpropSimple, QuickProp, Newton, BFGS, LBFGS, LevenbergMarquardt,
+    ConjugateGradient)}
 
 
 def get_optimizer(name: str, model, **options) -> Optimizer:
@@ -45,8 +46,10 @@ def get_optimizer(name: str, model, **options) -> Optimizer:
 
 
 __all__ = [
-    "BFGS", "LBFGS", "OPTIMIZERS", "SCHEDULES", "SGD", "Adagrad", "Adam", "AdamW", "ConjugateGradient",
-    "LevenbergMarquardt", "LossStagnation", "MaxEpochs", "Momentum", "Nesterov", "Newton",
+    "BFGS", "LBFGS", "OPTIMIZERS", "SCHEDULES", "SGD", "Adagrad", "Adam", "AdamW",
+    "ConjugateGradient",
+    "LevenbergMarquardt", "LossStagnation", "MaxEpochs", "Momentum", "Momentum002", "Nesterov",
+    "Nesterov002", "Newton",
     "Optimizer", "Penalty", "QuickProp", "RMSprop", "Rprop", "RpropBacktracking", "RpropSimple",
     "RunningLoss", "Schedule", "check_options", "get_optimizer", "get_schedule", "option_names",
 ]
