@@ -10,6 +10,20 @@ decays every parameter). As a gradient transformation (optax's ``add_decayed_wei
 optimizer adds grad R to the gradient before its own rule; with ``lambda_1 = 0`` that term is
 ``weight_decay`` in ``torch.optim``'s sense for every method but AdamW, whose decay is decoupled
 and is applied by AdamW itself.
+
+How ``l2`` (``--l2``) maps to 003's lambda (eq. 27-29, written there with alpha and m):
+003 minimises C = C_0 + lambda/(2n) sum_w w^2, where C_0 is the mean over the n training samples
+of a per-sample sum over the outputs, and its step is w <- (1 - eta lambda/n) w - eta dC_0/dw.
+handgrad adds l2/2 ||M W||^2 to the loss L as it is, so:
+
+    L = C_0 (cross_entropy, nll, kl, half_mse: mean over samples)   l2 = lambda / n
+    L = C_0 / k (mse, bce, mae, hinge, ...: mean over all n k values) l2 = lambda / (n k)
+                                                                     (and eta = k eta_003)
+    reduction="sum", L = n C_0                                       l2 = lambda (eta = eta_003/n)
+
+n is the size of the training set, also with mini-batches: 003's decay per step is eta lambda/n
+whatever the batch. Example: 003's lambda = 5 on n = 50000 images with cross-entropy is
+``--l2 1e-4``. Tested in tests/optim/test_l2_mapping.py.
 """
 
 from __future__ import annotations
