@@ -39,7 +39,7 @@ def test_closure_gradient_is_the_full_gradient():
     value = BatchClosure(model, loss, x, d)()
     via_closure = model.grad.copy()
     model.zero_grad()
-    assert loss.forward(model.forward(x), d) == value
+    assert loss(model.forward(x), d) == value
     model.backward(loss.backward())
     np.testing.assert_array_equal(via_closure, model.grad)
 

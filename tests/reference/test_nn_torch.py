@@ -152,7 +152,7 @@ def test_loss_matches_torch(case, reduction, rng, away_from):
     name, make, torch_loss = TORCH_LOSSES[case]
     y, d = make(rng, away_from)
     ours = get_loss(name, reduction=reduction)
-    value = ours.forward(y, d)
+    value = ours(y, d)
     grad_y = ours.backward()
 
     yt = t(y, grad=True)
@@ -277,7 +277,7 @@ def test_model_and_loss_match_torch(output, loss_name, torch_loss, make, batch, 
     x, d = rng.normal(size=(batch, 5)), make(rng, batch)
     loss = get_loss(loss_name)
     model.zero_grad()
-    value = loss.forward(model.forward(x), d)
+    value = loss(model.forward(x), d)
     grad_x = model.backward(loss.backward())
 
     twin = torch_twin(model)
@@ -297,7 +297,7 @@ def test_bce_at_saturation_matches_torch(reduction):
     y = np.array([[0.0, 1.0, 0.3], [1.0, 0.0, 1e-30]])
     d = np.array([[0.0, 1.0, 1.0], [0.0, 1.0, 1.0]])
     ours = get_loss("bce", reduction=reduction)
-    value = ours.forward(y, d)
+    value = ours(y, d)
     grad_y = ours.backward()
     yt = t(y, grad=True)
     ref = F.binary_cross_entropy(yt, t(d), reduction=reduction)

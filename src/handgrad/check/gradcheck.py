@@ -185,9 +185,9 @@ def gradcheck_loss(loss, y, d, eps: float = DEFAULT_EPS, tol: float = DEFAULT_TO
     d y = 1): there the derivative does not exist and the two sides legitimately disagree.
     """
     y = _float64_copy(y)
-    loss.forward(y, d)
+    loss(y, d)
     analytic = {"prediction y": np.array(loss.backward(), dtype=np.float64)}
-    return _compare(lambda: float(loss.forward(y, d)), analytic, [("prediction y", y)], eps, tol)
+    return _compare(lambda: float(loss(y, d)), analytic, [("prediction y", y)], eps, tol)
 
 
 def gradcheck_model(model: Module, loss, x, d, eps: float = DEFAULT_EPS, tol: float = DEFAULT_TOL,
@@ -202,7 +202,7 @@ def gradcheck_model(model: Module, loss, x, d, eps: float = DEFAULT_EPS, tol: fl
 
     def objective() -> float:
         hook()
-        return float(loss.forward(model.forward(x), d))
+        return float(loss(model.forward(x), d))
 
     with _restored_state(model):
         hook()

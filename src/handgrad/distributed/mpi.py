@@ -171,7 +171,8 @@ class ReducedClosure:
             else 1.0
         dist.weight = self.weight  # synchronised batch norm scales its sums by it
         self.local = BatchClosure(closure.model, closure.loss, closure.x[part], closure.d[part],
-                                  rewind=getattr(dist.inner, "needs_closure", True))
+                                  rewind=getattr(dist.inner, "needs_closure", True),
+                                  prepared=getattr(closure, "prepared", False))
         self.y = None
 
     def __call__(self, backward: bool = True) -> float:

@@ -125,7 +125,7 @@ def run_explain(outputs: Outputs | None = None, verbose: bool = True,
         ys.append(y.copy())
         forward.append(Step(f"z_{k}", f"W_{k} y_{k - 1} + b_{k}", z.copy()))
         forward.append(Step(f"y_{k}", f"{act.name or 'identity'}(z_{k})", y.copy()))
-    value = loss.forward(ys[-1], d)
+    value = loss(ys[-1], d)
 
     # --- backward, in the order of the notes' recursion ---------------------------------------
     model.zero_grad()
@@ -215,12 +215,12 @@ def _finite_differences(cfg, modules, pairs, loss, x, d, ys, zs, backward) -> No
         """Div after running modules[start:] on ``value``."""
         for m in modules[start:]:
             value = m.forward(value)
-        return float(loss.forward(value, d))
+        return float(loss(value, d))
 
     by_name = {s.name: s for s in backward}
     N = len(pairs)
     y_N = ys[-1].copy()
-    by_name[f"grad_y_{N} Div"].numeric = central_differences(lambda: loss.forward(y_N, d), y_N,
+    by_name[f"grad_y_{N} Div"].numeric = central_differences(lambda: loss(y_N, d), y_N,
                                                              eps)
     for k in range(N, 0, -1):
         i, linear, act = pairs[k - 1]

@@ -3,16 +3,29 @@
 Reductions: ``mean`` and ``sum``. Elementwise losses (MSE, MAE, MSLE, binary cross-entropy, hinge)
 average over every element, as PyTorch does; the distribution losses (categorical cross-entropy,
 KL divergence, NLL) and the notes' half squared error average over samples, the per-sample value
-being a sum over outputs (001: Div = 1/2 ||Y - d||^2; KL = sum_i d_i log(d_i / y_i)).
+being a sum over outputs (001: Div = 1/2 ||Y - d||^2; KL = sum_i d_i log(d_i / y_i)). The notes
+sum where ``mean`` averages (003's cross-entropy C = -1/n sum ... is a mean; 002's hinge and the
+cross-entropy of 004 are written per sample and summed over a batch): ``reduction="sum"`` is the
+notes' sum, and with ``mean`` the gradient is that sum's divided by the count, so a learning rate
+eta with ``mean`` is eta / count with ``sum``.
 
-The protocol mirrors modules: ``forward(y, d)`` returns the scalar and keeps what ``backward()``
-needs; ``backward()`` returns grad_y Div with the shape of y.
+The protocol mirrors modules (``Module.__call__`` / ``forward``):
+
+- ``loss(y, d)`` is the checked public boundary: y a finite 2-D float prediction, d the targets in
+  any form the loss accepts (values, a 1-D column, class indices, one-hot or probability rows); d is
+  brought to the loss's own form by ``prepare_targets`` and checked (shape, dtype, finiteness, class
+  indices, the loss's target range).
+- ``forward(y, d)`` runs unchecked on targets already in that form, and keeps what ``backward()``
+  needs; ``backward()`` returns grad_y Div with the shape of y. A training loop prepares the targets
+  once per fit (``d = loss.prepare_targets(d, (n, k), dtype)``) and calls ``forward`` per batch on
+  rows of them. ``forward`` refuses, in O(1), targets of another shape or dtype (``y - d`` with
+  shapes (n, 1) and (n,) would broadcast to (n, n) silently), but does not scan their values.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import expit, softmax, xlogy
+from scipy.special import expit, xlogy
 
 from handgrad.errors import ShapeError, unknown_option
 from handgrad.nn import kernels
@@ -35,25 +48,44 @@ def _as_prediction(name, y) -> np.ndarray:
 class Loss:
     name = ""
     per_sample = False  # True: value per sample is a sum over outputs, mean is over samples
+    prediction_name = "prediction y"
 
     def __init__(self, reduction: str = "mean"):
         if reduction not in REDUCTIONS:
             raise unknown_option("reduction", reduction, REDUCTIONS)
         self.reduction = reduction
 
+    # --- the public, checked boundary ---------------------------------------------------------
     def __call__(self, y, d) -> float:
+        """Div(y, d) with y and d checked; then ``forward`` on the prepared targets."""
+        y = _as_prediction(self.prediction_name, y)
+        d = self.prepare_targets(d, y.shape, y.dtype)
         return self.forward(y, d)
 
-    # --- validation at the public boundary ----------------------------------------------------
-    def check(self, y, d) -> tuple[np.ndarray, np.ndarray]:
-        y = _as_prediction("prediction y", y)
-        d = as_float_array("target d", d, ndim=None)
-        if d.ndim == 1 and y.shape[1] == 1:
+    def prepare_targets(self, d, shape, dtype, name: str = "target d") -> np.ndarray:
+        """d in the form ``forward`` takes, for a prediction of ``shape`` (n, k) and ``dtype``:
+        here float (n, k) of that dtype (a 1-D d is the column of a one-output prediction),
+        finite and in the loss's target range. Called once per data set, not per batch."""
+        d = as_float_array(name, d, ndim=None)
+        if d.ndim == 1 and shape[1] == 1:
             d = d.reshape(-1, 1)
-        if d.shape != y.shape:
-            raise ShapeError(f"{self.name}: target d has shape {d.shape} but prediction y has "
-                             f"shape {y.shape}")
-        return y, d.astype(y.dtype, copy=False)
+        if d.shape != tuple(shape):
+            raise ShapeError(f"{self.name}: {name} has shape {d.shape} but prediction y has "
+                             f"shape {tuple(shape)}")
+        d = d.astype(dtype, copy=False)
+        self.check_target_range(d)
+        return d
+
+    def check_target_range(self, d) -> None:
+        """The loss's own target values (probabilities, -1/+1, > -1); any finite value here."""
+
+    def _require_prepared(self, y, d) -> None:
+        # O(1), not a scan: a raw target of another shape would broadcast silently in y - d
+        if d.shape != y.shape or d.dtype != y.dtype:
+            raise ShapeError(f"{self.name}.forward takes targets prepared for the prediction "
+                             f"(shape {y.shape}, dtype {y.dtype}), got shape {d.shape}, dtype "
+                             f"{d.dtype}: call loss(y, d) to have d checked and converted, or "
+                             f"loss.prepare_targets(d, y.shape, y.dtype) once")
 
     def _scale(self, y) -> float:
         count = y.shape[0] if self.per_sample else y.size
@@ -75,7 +107,7 @@ class MSE(Loss):
     name = "mse"
 
     def forward(self, y, d):
-        y, d = self.check(y, d)
+        self._require_prepared(y, d)
         self.diff, self.scale = y - d, self._scale(y)
         return self._reduce(self.diff ** 2, y)
 
@@ -91,7 +123,7 @@ class HalfSquaredError(Loss):
     per_sample = True
 
     def forward(self, y, d):
-        y, d = self.check(y, d)
+        self._require_prepared(y, d)
         self.diff, self.scale = y - d, self._scale(y)
         return self._reduce(0.5 * self.diff ** 2, y)
 
@@ -105,7 +137,7 @@ class MAE(Loss):
     name = "mae"
 
     def forward(self, y, d):
-        y, d = self.check(y, d)
+        self._require_prepared(y, d)
         self.sign, self.scale = np.sign(y - d), self._scale(y)
         return self._reduce(np.abs(y - d), y)
 
@@ -115,13 +147,23 @@ class MAE(Loss):
 
 class MSLE(Loss):
     """Mean squared logarithmic error (002): (1/n) sum (log(1 + y) - log(1 + d))^2, for y, d > -1;
-    grad = 2 (log(1 + y) - log(1 + d)) / ((1 + y) n)."""
+    grad = 2 (log(1 + y) - log(1 + d)) / ((1 + y) n).
+
+    The natural logarithm, as the formula is written. 002's worked example (d = 2.0, y = 1.5 and
+    d = 0.3, y = 0.1) does not follow from it: (ln 2.5 - ln 3.0)^2 = 0.0332 and (ln 1.1 - ln 1.3)^2
+    = 0.0279, so the mean of the two is 0.0306 (docs/lab.md, "Where handgrad differs from the
+    notes")."""
 
     name = "msle"
 
+    def check_target_range(self, d):
+        if (d <= -1).any():
+            raise ValueError("msle needs predictions and targets greater than -1")
+
     def forward(self, y, d):
-        y, d = self.check(y, d)
-        if (y <= -1).any() or (d <= -1).any():
+        self._require_prepared(y, d)
+        # the prediction's domain, not an input check: log(1 + y) needs y > -1 at every step
+        if (y <= -1).any():
             raise ValueError("msle needs predictions and targets greater than -1")
         self.log_ratio, self.one_plus_y = np.log1p(y) - np.log1p(d), 1.0 + y
         self.scale = self._scale(y)
@@ -148,10 +190,12 @@ class BinaryCrossEntropy(Loss):
     eps = 1e-12
     log_floor = -100.0
 
-    def forward(self, y, d):
-        y, d = self.check(y, d)
+    def check_target_range(self, d):
         _check_probability_targets(self.name, d)
-        if (y < 0).any() or (y > 1).any():
+
+    def forward(self, y, d):
+        self._require_prepared(y, d)
+        if (y < 0).any() or (y > 1).any():  # the prediction's domain (a sigmoid output)
             raise ValueError("bce: predictions must be probabilities in [0, 1]; use "
                              "bce_logits for raw scores")
         self.y, self.d = y, d
@@ -173,10 +217,13 @@ class BinaryCrossEntropyWithLogits(Loss):
     removes sigma'")."""
 
     name = "bce_logits"
+    prediction_name = "prediction z"
+
+    def check_target_range(self, d):
+        _check_probability_targets(self.name, d)
 
     def forward(self, z, d):
-        z, d = self.check(z, d)
-        _check_probability_targets(self.name, d)
+        self._require_prepared(z, d)
         self.z, self.d, self.scale = z, d, self._scale(z)
         return self._reduce(np.logaddexp(0.0, z) - d * z, z)
 
@@ -185,27 +232,44 @@ class BinaryCrossEntropyWithLogits(Loss):
 
 
 class _ClassTargets(Loss):
-    """Losses over C classes whose targets are class indices (n,) or probability/one-hot rows."""
+    """Losses over C classes whose targets are class indices (n,) or probability/one-hot rows.
+
+    ``takes_indices``: the prepared form of class indices is the indices themselves (intp, (n,));
+    otherwise one-hot rows of the prediction's dtype."""
 
     per_sample = True
+    takes_indices = True
 
-    def class_indices(self, y, d) -> np.ndarray | None:
-        """d as checked class indices (intp), or None if d holds probability/one-hot rows."""
-        d = np.asarray(d)
-        if d.ndim == 1 or (d.ndim == 2 and d.shape[1] == 1 and y.shape[1] > 1):
-            return class_indices_checked(d.ravel(), y.shape[1], y.shape[0], self.name)
-        return None
+    def prepare_targets(self, d, shape, dtype, name: str = "target d") -> np.ndarray:
+        """Class indices (a 1-D d, or a column for a prediction of several outputs), checked:
+        whole numbers in 0..C-1, one per row; or probability/one-hot rows of the prediction's
+        shape, finite."""
+        arr = np.asarray(d)
+        if arr.ndim == 1 or (arr.ndim == 2 and arr.shape[1] == 1 and shape[1] > 1):
+            labels = class_indices_checked(arr.ravel(), shape[1], shape[0], self.name)
+            return labels if self.takes_indices else _one_hot(labels, shape, dtype)
+        return super().prepare_targets(d, shape, dtype, name)
 
-    def targets_as_rows(self, y, d, labels=None) -> np.ndarray:
-        """d as rows: class indices become one-hot rows, probability rows are checked."""
-        if labels is None:
-            labels = self.class_indices(y, d)
-        if labels is not None:
-            rows = np.zeros(y.shape, dtype=y.dtype)
-            rows[np.arange(len(rows)), labels] = 1.0
-            return rows
-        _, d = self.check(y, d)
-        return d
+    def targets_as_rows(self, y, d) -> np.ndarray:
+        """d as rows of y's shape and dtype, class indices as one-hot rows (checked)."""
+        d = self.prepare_targets(d, y.shape, y.dtype)
+        return _one_hot(d, y.shape, y.dtype) if d.ndim == 1 else d
+
+    def _require_prepared(self, y, d) -> None:
+        if d.ndim == 1 and self.takes_indices:
+            if d.dtype != np.intp or len(d) != len(y):
+                raise ShapeError(f"{self.name}.forward takes class indices prepared for the "
+                                 f"prediction (intp, {len(y)} of them), got dtype {d.dtype}, "
+                                 f"shape {d.shape}: call loss(y, d) to have d checked and "
+                                 f"converted")
+        else:
+            super()._require_prepared(y, d)
+
+
+def _one_hot(labels, shape, dtype) -> np.ndarray:
+    rows = np.zeros(shape, dtype=dtype)
+    rows[np.arange(len(rows)), labels] = 1.0
+    return rows
 
 
 def class_indices_checked(labels, n_classes, n_rows, who="loss") -> np.ndarray:
@@ -242,17 +306,18 @@ class CrossEntropy(_ClassTargets):
     """
 
     name = "cross_entropy"
+    prediction_name = "prediction z"
 
     def forward(self, z, d):
-        z = _as_prediction("prediction z", z)
+        self._require_prepared(z, d)
         self.scale = self._scale(z)
-        self.labels = self.class_indices(z, d)  # None for probability rows
+        self.labels = d if d.ndim == 1 else None
         if self.labels is not None and kernels.FAST:
             self.p = np.empty_like(z)
             total = kernels.softmax_cross_entropy(z=z, labels=self.labels, p=self.p)
             if total is not None:
                 return total * self.scale
-        self.d = self.targets_as_rows(z, d, self.labels)
+        self.d = d if self.labels is None else _one_hot(self.labels, z.shape, z.dtype)
         log_p = log_softmax(z)
         self.p = np.exp(log_p)
         return self._reduce(-self.d * log_p, z)
@@ -269,10 +334,12 @@ class NLL(_ClassTargets):
     Div = -sum_i d_i y_i; grad = -d."""
 
     name = "nll"
+    prediction_name = "prediction log_p"
+    takes_indices = False
 
     def forward(self, log_p, d):
-        log_p = _as_prediction("prediction log_p", log_p)
-        self.d, self.scale = self.targets_as_rows(log_p, d), self._scale(log_p)
+        self._require_prepared(log_p, d)
+        self.d, self.scale = d, self._scale(log_p)
         return self._reduce(-self.d * log_p, log_p)
 
     def backward(self):
@@ -286,12 +353,13 @@ class KLDivergence(_ClassTargets):
 
     name = "kl"
     eps = 1e-12
+    takes_indices = False
 
     def forward(self, y, d):
-        y = _as_prediction("prediction y", y)
-        self.d = self.targets_as_rows(y, d)
-        if (y < 0).any() or (y > 1).any():
+        self._require_prepared(y, d)
+        if (y < 0).any() or (y > 1).any():  # the prediction's domain (a softmax output)
             raise ValueError("kl: predictions must be probabilities (use a softmax output)")
+        self.d = d
         self.y, self.scale = np.maximum(y, self.eps), self._scale(y)
         return self._reduce(xlogy(self.d, self.d) - xlogy(self.d, self.y), y)
 
@@ -314,14 +382,18 @@ class Hinge(Loss):
     name = "hinge"
     power = 1
 
-    def forward(self, y, d):
-        y = _as_prediction("prediction y", y)
-        if np.ndim(d) == 1 and y.shape[1] > 1:
+    def prepare_targets(self, d, shape, dtype, name: str = "target d") -> np.ndarray:
+        if np.ndim(d) == 1 and shape[1] > 1:
             raise ShapeError(f"{self.name} is a two-class loss (one output, targets -1/+1), got "
-                             f"{y.shape[1]} outputs and one target per row; for {y.shape[1]} "
+                             f"{shape[1]} outputs and one target per row; for {shape[1]} "
                              f"classes use cross_entropy")
-        y, d = self.check(y, d)
+        return super().prepare_targets(d, shape, dtype, name)
+
+    def check_target_range(self, d):
         _signed_targets(self.name, d)
+
+    def forward(self, y, d):
+        self._require_prepared(y, d)
         self.d, self.margin, self.scale = d, np.maximum(0.0, 1.0 - d * y), self._scale(y)
         return self._reduce(self.margin ** self.power, y)
 
@@ -352,6 +424,3 @@ def get_loss(name, reduction: str = "mean") -> Loss:
         raise unknown_option("loss", name, LOSSES)
     return LOSSES[key](reduction=reduction)
 
-
-def check_loss_finite(value: float, where: str) -> None:
-    check_finite(f"loss at {where}", np.asarray(value))

@@ -244,7 +244,7 @@ class Session:
         self.model.eval()
         try:
             with np.errstate(over="ignore", invalid="ignore"):  # a diverged run: shown as such
-                return float(self.loss.forward(self.model.forward(x), d))
+                return float(self.loss(self.model.forward(x), d))
         finally:
             self.model.train()
 
@@ -328,7 +328,7 @@ class Session:
         if not len(y):
             return float("nan")
         with np.errstate(over="ignore", invalid="ignore"):  # a diverged run: sent as null
-            return float(self.loss.forward(y, d))
+            return float(self.loss(y, d))
 
     def _thumbnail_scale(self, layer: np.ndarray):
         """(centre, per-neuron scale) mapping a hidden layer's outputs to [-1, 1]: the fixed range

@@ -115,7 +115,7 @@ def explain(session) -> dict:
             y = m.forward(y)
             name, formula = _forward_line(m, k, kind, k in bn_layers)
             lines += [f"  {name} = {formula}   shape {y.shape}", f"      = {_fmt(y)}"]
-        value = float(loss.forward(y, d))
+        value = float(loss(y, d))
         lines += [f"  Div = {loss.name}(y_{N}, d) = {value:.6g}   (mean over the batch)", "",
                   "BACKWARD PASS  grad_z_k Div = grad_y_k Div J_y_k(z_k);  grad_y_(k-1) Div = "
                   "grad_z_k Div W_k;", "               grad_W_k Div = y_(k-1) grad_z_k Div;  "

@@ -27,11 +27,14 @@ class BatchClosure:
     (``rewind=False`` skips the snapshot for optimizers that evaluate the closure once).
     """
 
-    def __init__(self, model: Module, loss: Loss, x: np.ndarray, d: np.ndarray, penalty=None,
-                 rewind: bool = True):
-        # x and d are a batch of data the caller validated (Trainer.fit does, once): the model's
-        # forward runs unchecked on them.
+    def __init__(self, model: Module, loss: Loss, x: np.ndarray, d, penalty=None,
+                 rewind: bool = True, prepared: bool = False):
+        # x is a batch the caller validated (Trainer.fit does, once): the model's forward runs
+        # unchecked on it. d is checked and brought to the loss's form at the first evaluation
+        # (``loss.prepare_targets``), unless ``prepared``: the trainer prepares the targets once
+        # per fit and passes rows of them, so no step checks them again.
         self.model, self.loss, self.x, self.d, self.penalty = model, loss, x, d, penalty
+        self.prepared = prepared
         self.evaluations = 0
         # a closure evaluated once (plain gradient methods) needs no snapshot
         self._start = model.snapshot() if rewind else None
@@ -42,6 +45,8 @@ class BatchClosure:
             model.restore(self._start)
         self.evaluations += 1
         y = self.y = model.forward(self.x)
+        if not self.prepared:
+            self.d, self.prepared = self.loss.prepare_targets(self.d, y.shape, y.dtype), True
         value = self.loss.forward(y, self.d)
         if backward:
             # A training step's backward: the gradients are set (no zero_grad pass) and the data's

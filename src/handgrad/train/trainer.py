@@ -130,7 +130,11 @@ class Trainer:
             y = predict_outputs(self.model, x)
         finally:
             self.model.train(was_training)
-        result = {"loss": self.loss.forward(y, targets)}
+        value = self.loss.forward(y, targets)  # targets prepared by _check_data
+        if not np.isfinite(value):
+            raise NonFiniteError(f"the model's outputs give a non-finite loss ({value}): its "
+                                 "weights have diverged or its outputs overflow")
+        result = {"loss": value}
         if self.task is not None:
             result[self.metric_name] = self._metric(d, y)
         return result
@@ -164,7 +168,7 @@ class Trainer:
 
     def _train_step(self, xb, tb):
         optimizer = self.optimizer
-        closure = BatchClosure(self.model, self.loss, xb, tb,
+        closure = BatchClosure(self.model, self.loss, xb, tb, prepared=True,
                                rewind=getattr(optimizer, "needs_closure", True))
         # The optimizer adds the penalty's gradient (one implementation of regularisation); the
         # reported loss L = Div + lambda R(W) adds its value at the W the gradient was taken at.
@@ -174,7 +178,7 @@ class Trainer:
             # it once at W, the others wherever their rule needs the loss.
             value = float(optimizer.step(closure)) + penalty
         except NonFiniteError as err:
-            # The loss rejects a non-finite prediction before its value exists: the same divergence.
+            # an optimizer may reject a non-finite value or step first: the same divergence
             raise DivergenceError(f"training diverged: non-finite values at {self._where()} "
                                   f"({err}); lower the learning rate") from err
         if not np.isfinite(value):
@@ -234,7 +238,9 @@ class Trainer:
     # --- helpers --------------------------------------------------------------------------------
     def _check_data(self, x, d, which):
         """(x, d, targets): x a finite 2-D array of the model's width and dtype, d one target per
-        row (class indices checked by the task), targets what the loss takes."""
+        row (class indices checked by the task), targets d in the loss's own form for the model's
+        outputs (``loss.prepare_targets``), prepared here once: the steps index rows of them and
+        run the loss unchecked."""
         x = as_float_array(f"{which} input x", x, ndim=2, dtype=self.model.dtype)
         width = getattr(self.model, "in_features", None)
         if width is not None and x.shape[1] != width:
@@ -247,12 +253,24 @@ class Trainer:
             raise ShapeError(f"{which} data: {len(x)} input rows but targets of shape {d.shape}")
         if len(x) == 0:
             raise ShapeError(f"{which} data is empty (0 rows)")
-        if self.task is not None:
-            return x, d, self.task.targets(d, x.dtype, name=f"{which} targets d")
-        if d.dtype.kind not in "biuf":
-            raise TypeError(f"{which} targets d must be numeric, got dtype {d.dtype}")
-        as_float_array(f"{which} targets d", d, ndim=None)
-        return x, d, d
+        name = f"{which} targets d"
+        encoded = d if self.task is None else self.task.targets(d, x.dtype, name=name)
+        shape, dtype = self._output_shape(x)
+        return x, d, self.loss.prepare_targets(encoded, shape, dtype, name=name)
+
+    def _output_shape(self, x) -> tuple[tuple[int, int], np.dtype]:
+        """The shape and dtype of the model's outputs for x: from the layer widths where the model
+        knows them, else from one row run in eval mode (no dropout draw, no running statistics)."""
+        k = self.model.output_width(x.shape[1])
+        if k is not None:
+            return (len(x), k), np.dtype(self.model.dtype)
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            y = self.model.forward(x[:1])
+        finally:
+            self.model.train(was_training)
+        return (len(x), y.shape[1]), y.dtype
 
     def _check_validation(self, x_val, d_val):
         """(x, d, targets) of the validation split, or None without one."""
