@@ -1,5 +1,5 @@
-"""`handgrad arena --workers N`: the arena's runs as Dask tasks give the tables the one-process
-arena gives (issue 16)."""
+"""`handgrad arena`: the arena's runs as Dask tasks (the default, here on one worker) give the
+tables the one-process arena (`--workers 0`) gives (issue 16)."""
 
 from handgrad.cli.main import main
 
@@ -12,7 +12,7 @@ def tables(out):
 
 
 def test_the_arena_on_a_local_dask_cluster_matches_one_process(tmp_path):
-    assert main([*ARGS, "--out", str(tmp_path / "one")]) == 0
+    assert main([*ARGS, "--workers", "0", "--out", str(tmp_path / "one")]) == 0
     assert main([*ARGS, "--workers", "1", "--out", str(tmp_path / "dask")]) == 0
     one, dask = tables(tmp_path / "one"), tables(tmp_path / "dask")
     assert len(one) > 2
@@ -22,3 +22,25 @@ def test_the_arena_on_a_local_dask_cluster_matches_one_process(tmp_path):
 
 def without_time(rows):
     return [row.rsplit("|", 2)[0] for row in rows]
+
+
+def test_the_default_is_the_embedded_dask_cluster(tmp_path, monkeypatch):
+    """Without --workers or --scheduler every run is a task of an embedded cluster (one worker
+    per core; one here) and the tables are those of --workers 0."""
+    import handgrad.distributed.arena as dask_arena
+    import handgrad.distributed.sweep as sweep
+
+    calls = []
+    real = dask_arena.run_plans_on_dask
+
+    def counting(spec, *args, **kwargs):
+        calls.append(spec)
+        return real(spec, *args, **kwargs)
+
+    monkeypatch.setattr(dask_arena, "run_plans_on_dask", counting)
+    monkeypatch.setattr(sweep, "default_workers", lambda: 1)
+    assert main([*ARGS, "--out", str(tmp_path / "default")]) == 0
+    assert calls == ["xor"]
+    assert main([*ARGS, "--workers", "0", "--out", str(tmp_path / "one")]) == 0
+    assert calls == ["xor"]
+    assert without_time(tables(tmp_path / "default")) == without_time(tables(tmp_path / "one"))

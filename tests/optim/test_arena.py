@@ -10,7 +10,7 @@ from handgrad.cli.main import main
 def test_arena_cli_writes_table_and_plot(tmp_path, capsys):
     code = main(["arena", "--optimizers", "sgd,rprop_backtracking,quickprop,lm", "--problem",
                  "encoder:4-2-4,quadratic", "--seeds", "2", "--epochs", "300", "--out",
-                 str(tmp_path)])
+                 str(tmp_path), "--workers", "0"])
     assert code == 0
     out = capsys.readouterr().out
     assert "**encoder 4-2-4**" in out and "**quadratic (2-D, condition 20)**" in out
@@ -62,7 +62,8 @@ def test_bad_problem_names(spec, message):
 
 
 def test_cli_rejects_unknown_optimizer(tmp_path, capsys):
-    assert main(["arena", "--optimizers", "sgd,adamax", "--out", str(tmp_path)]) == 2
+    assert main(["arena", "--optimizers", "sgd,adamax", "--out", str(tmp_path),
+                 "--workers", "0"]) == 2
     assert "unknown optimizer 'adamax'" in capsys.readouterr().err
 
 

@@ -50,6 +50,7 @@ class Problem:
     max_epochs: int
     batch_size: int | None = None  # None: full batch for every optimizer
     lr: dict = field(default_factory=dict)
+    options: dict = field(default_factory=dict)   # contestant -> options tuned for this problem
 
 
 def _within(tolerance: float):
@@ -60,12 +61,23 @@ def _within(tolerance: float):
 
 # Learning rates per problem: the best of a sweep over 0.003, 0.01, ..., 3, 10 (3 seeds) among
 # those that reached the criterion in every run. lr is Rprop's initial step and scales the first
-# direction of L-BFGS/CG; the second-order methods keep eta = 1. The boolean problems share the
-# encoder's rates.
-BOOLEAN_LR = {"sgd": 10.0, "momentum": 0.3, "nesterov": 1.0, "adagrad": 1.0, "rmsprop": 0.1,
+# direction of L-BFGS/CG; the second-order methods keep eta = 1. xor and parity reuse these
+# rates untuned. The 002 forms of momentum take 001's rates (with epsilon = 1 they are the
+# same trajectory); newton_plain is the notes' eta = 1.
+BOOLEAN_LR = {"sgd": 10.0, "momentum": 0.3, "nesterov": 1.0, "momentum002": 0.3,
+              "nesterov002": 1.0, "momentum002_beta1": 0.3, "adagrad": 1.0, "rmsprop": 0.1,
               "adam": 0.1, "adamw": 0.1, "rprop": 1.0, "rprop_backtracking": 1.0,
-              "rprop_simple": 0.1, "quickprop": 1.0, "newton": 1.0, "lbfgs": 1.0, "lm": 1.0,
-              "cg": 1.0}
+              "rprop_simple": 0.1, "quickprop": 1.0, "newton": 1.0, "newton_plain": 1.0,
+              "bfgs": 1.0, "lbfgs": 1.0, "lm": 1.0, "cg": 1.0}
+
+# The encoder's gradient descent and momentum rows, tuned again on the effective step
+# s = eta / (1 - beta) over beta in {0, 0.5, 0.8, 0.9} and s in {1, 2, 3, 5, 10, 20, 30}
+# (``momentum_plans``, 5 seeds; docs/arena.md): GD's best on the first sweep was 10, the edge of
+# its grid, and momentum's at beta = 0.9 and eta = 0.3 was s = 3, a third of GD's step.
+ENCODER_LR = {**BOOLEAN_LR, "sgd": 20.0, "momentum": 10.0, "nesterov": 10.0,
+              "momentum002": 10.0, "nesterov002": 10.0}
+ENCODER_OPTIONS = {name: {"beta": 0.5}
+                   for name in ("momentum", "nesterov", "momentum002", "nesterov002")}
 
 
 def encoder_problem(n: int = 10, m: int = 5) -> Problem:
@@ -75,7 +87,8 @@ def encoder_problem(n: int = 10, m: int = 5) -> Problem:
         build=lambda rng: MLP([n, m, n], activation="sigmoid", output="sigmoid", rng=rng,
                               dtype=np.float64),
         loss=get_loss("half_mse"), x=x, d=x.copy(), reached=_within(0.4),
-        criterion="every output within 0.4 of its target", max_epochs=1000, lr=dict(BOOLEAN_LR))
+        criterion="every output within 0.4 of its target", max_epochs=1000, lr=dict(ENCODER_LR),
+        options={k: dict(v) for k, v in ENCODER_OPTIONS.items()})
 
 
 def xor_problem() -> Problem:
@@ -110,10 +123,11 @@ def digits_problem(hidden: int = 16) -> Problem:
     def reached(model, y, d):
         return bool(np.all(np.argmax(y, axis=1) == d))
 
-    lr = {"sgd": 1.0, "momentum": 0.1, "nesterov": 0.1, "adagrad": 0.1, "rmsprop": 0.01,
-          "adam": 0.03, "adamw": 0.03, "rprop": 0.1, "rprop_backtracking": 0.1,
-          "rprop_simple": 0.1, "quickprop": 1.0, "newton": 1.0, "lbfgs": 1.0, "lm": 1.0,
-          "cg": 1.0}
+    lr = {"sgd": 1.0, "momentum": 0.1, "nesterov": 0.1, "momentum002": 0.1, "nesterov002": 0.1,
+          "momentum002_beta1": 0.1, "adagrad": 0.1, "rmsprop": 0.01, "adam": 0.03,
+          "adamw": 0.03, "rprop": 0.1, "rprop_backtracking": 0.1, "rprop_simple": 0.1,
+          "quickprop": 1.0, "newton": 1.0, "newton_plain": 1.0, "bfgs": 1.0, "lbfgs": 1.0,
+          "lm": 1.0, "cg": 1.0}
     return Problem(
         name=f"digits 64-{hidden}-10",
         build=lambda rng: MLP([64, hidden, 10], activation="tanh", rng=rng, dtype=np.float64),
@@ -135,9 +149,11 @@ def _function_problem(name, make_model, criterion_tol, max_epochs, lr) -> Proble
 
 def quadratic_problem() -> Problem:
     A, b = quadratic_with_minimum()
-    lr = {"sgd": 0.09, "momentum": 0.05, "nesterov": 0.05, "adagrad": 1.0, "rmsprop": 0.03,
+    lr = {"sgd": 0.09, "momentum": 0.05, "nesterov": 0.05, "momentum002": 0.05,
+          "nesterov002": 0.05, "momentum002_beta1": 0.05, "adagrad": 1.0, "rmsprop": 0.03,
           "adam": 0.1, "adamw": 0.1, "rprop": 0.1, "rprop_backtracking": 0.1, "rprop_simple": 0.1,
-          "quickprop": 0.03, "newton": 1.0, "lbfgs": 1.0, "lm": 1.0, "cg": 1.0}
+          "quickprop": 0.03, "newton": 1.0, "newton_plain": 1.0, "bfgs": 1.0, "lbfgs": 1.0,
+          "lm": 1.0, "cg": 1.0}
     return _function_problem(
         "quadratic (2-D, condition 20)",
         lambda rng: Quadratic(A, b, np.array([-2.0, 2.0]) + rng.normal(0, 0.5, 2)),
@@ -145,10 +161,11 @@ def quadratic_problem() -> Problem:
 
 
 def rosenbrock_problem() -> Problem:
-    lr = {"sgd": 0.001, "momentum": 0.0005, "nesterov": 0.0005, "adagrad": 0.5, "rmsprop": 0.003,
+    lr = {"sgd": 0.001, "momentum": 0.0005, "nesterov": 0.0005, "momentum002": 0.0005,
+          "nesterov002": 0.0005, "momentum002_beta1": 0.0005, "adagrad": 0.5, "rmsprop": 0.003,
           "adam": 0.05, "adamw": 0.05, "rprop": 0.01, "rprop_backtracking": 0.01,
-          "rprop_simple": 0.01, "quickprop": 0.001, "newton": 1.0, "lbfgs": 1.0, "lm": 1.0,
-          "cg": 1.0}
+          "rprop_simple": 0.01, "quickprop": 0.001, "newton": 1.0, "newton_plain": 1.0,
+          "bfgs": 1.0, "lbfgs": 1.0, "lm": 1.0, "cg": 1.0}
     return _function_problem(
         "rosenbrock", lambda rng: Rosenbrock(np.array([-1.2, 1.0]) + rng.normal(0, 0.1, 2)),
         1e-3, 2000, lr)
@@ -190,9 +207,33 @@ DIVERGED = 1e8
 # Options the arena gives an optimizer on every problem: Newton with Armijo backtracking (the
 # damped Newton method), since eta = 1 alone wanders on the non-convex network losses, and only
 # for models of at most 500 parameters (its finite-difference Hessian costs 2n backward passes).
-ARENA_OPTIONS = {"newton": {"line_search": "backtracking", "max_params": 500}}
+ARENA_OPTIONS = {"newton": {"line_search": "backtracking", "max_params": 500},
+                 "bfgs": {"max_params": 500}}
+# Contestants beside the optimizers under their own names: an optimizer with other options.
+# newton_plain is the notes' rule as written, W <- W - H^-1 grad with eta = 1, no line search and
+# no fix of negative curvatures (001, "issues with the Hessian": it walks to saddles and maxima).
+# momentum002_beta1 is 002's momentum as printed, v_t = v_(t-1) + epsilon g: no friction.
+VARIANTS = {"newton_plain": ("newton", {"fix": "none", "line_search": "none", "max_params": 500}),
+            "momentum002_beta1": ("momentum002", {"beta": 1.0})}
 # Newton's epochs are expensive: it gets at most this many (an epoch is one Newton step).
-EPOCH_CAP = {"newton": 200}
+EPOCH_CAP = {"newton": 200, "newton_plain": 200}
+
+
+def contestants() -> list[str]:
+    """Every name ``run_arena`` takes: the optimizers, then the variants."""
+    return [*OPTIMIZERS, *VARIANTS]
+
+
+def contestant(name: str) -> tuple[str, dict]:
+    """(optimizer name, the arena's options for it) of a contestant."""
+    if name in VARIANTS:
+        optimizer, options = VARIANTS[name]
+        return optimizer, dict(options)
+    if name in OPTIMIZERS:
+        return name, dict(ARENA_OPTIONS.get(name, {}))
+    raise unknown_option("optimizer", name, contestants())
+
+
 @dataclass
 class Run:
     curve: list            # training loss after each epoch (index 0: before training)
@@ -210,6 +251,35 @@ class Entry:
     budget: int
     runs: list = field(default_factory=list)
     error: str | None = None
+    options: dict = field(default_factory=dict)   # what the problem sets beyond the arena's
+
+
+@dataclass
+class Plan:
+    """One row of the arena: which optimizer runs with which settings (each seed one run)."""
+    label: str
+    optimizer: str
+    lr: float
+    options: dict
+    batch: str
+    budget: int
+    shown: dict = field(default_factory=dict)     # options the table names beside the label
+
+    def entry(self) -> Entry:
+        return Entry(self.label, self.lr, self.batch, self.budget, options=dict(self.shown))
+
+
+def plan(problem: Problem, name: str, lr: dict | None = None, max_epochs: int | None = None,
+         options: dict | None = None, label: str | None = None) -> Plan:
+    """The row of contestant ``name`` on ``problem``: its rate (``lr``, else the problem's tuned
+    one), the arena's options plus the problem's (``problem.options``) plus ``options``."""
+    optimizer, arena_options = contestant(name)
+    shown = {**problem.options.get(name, {}), **(options or {})}
+    rate = (lr or {}).get(name, problem.lr.get(name, problem.lr.get(optimizer, 0.01)))
+    batch = "full" if (OPTIMIZERS[optimizer].full_batch or not problem.batch_size) \
+        else str(problem.batch_size)
+    budget = min(max_epochs or problem.max_epochs, EPOCH_CAP.get(name, math.inf))
+    return Plan(label or name, optimizer, rate, {**arena_options, **shown}, batch, budget, shown)
 
 
 def run_once(problem: Problem, name: str, seed: int, lr: float, options=None,
@@ -246,25 +316,78 @@ def run_once(problem: Problem, name: str, seed: int, lr: float, options=None,
     return Run(curve, None, seconds=time.perf_counter() - start)
 
 
-def run_arena(problem: Problem, optimizers, seeds: int = 5, lr: dict | None = None,
-              max_epochs: int | None = None, progress=None) -> list[Entry]:
+def run_plans(problem: Problem, plans, seeds: int = 5, progress=None) -> list[Entry]:
+    """Each plan's runs over seeds 0..seeds-1, in this process."""
     entries = []
-    for name in optimizers:
-        rate = (lr or {}).get(name, problem.lr.get(name, 0.01))
-        batch = "full" if (OPTIMIZERS[name].full_batch or not problem.batch_size) \
-            else str(problem.batch_size)
-        budget = min(max_epochs or problem.max_epochs, EPOCH_CAP.get(name, math.inf))
-        entry = Entry(name, rate, batch, budget)
+    for p in plans:
+        entry = p.entry()
         try:
             for seed in range(seeds):
-                entry.runs.append(run_once(problem, name, seed, rate, ARENA_OPTIONS.get(name),
-                                           budget))
+                entry.runs.append(run_once(problem, p.optimizer, seed, p.lr, p.options,
+                                           p.budget))
         except ValueError as err:      # not applicable: LM needs squared error, Newton a small n
             entry.error, entry.runs = str(err), []
         if progress:
             progress(entry)
         entries.append(entry)
     return entries
+
+
+def run_arena(problem: Problem, optimizers, seeds: int = 5, lr: dict | None = None,
+              max_epochs: int | None = None, progress=None) -> list[Entry]:
+    """One row per contestant (``contestants()``), in this process."""
+    plans = [plan(problem, name, lr, max_epochs) for name in optimizers]
+    return run_plans(problem, plans, seeds, progress)
+
+
+# --- momentum against gradient descent at the same effective step --------------------------------
+MOMENTUM_BETAS = (0.0, 0.5, 0.8, 0.9)
+MOMENTUM_STEPS = (0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 3.0)   # times the problem's tuned GD rate
+
+
+def momentum_plans(problem: Problem, betas=MOMENTUM_BETAS, steps=None,
+                   max_epochs: int | None = None, name: str = "momentum") -> list[Plan]:
+    """001's momentum (or ``name="nesterov"``) on a grid of beta and of the effective step
+    s = eta / (1 - beta), the step it takes on a steady gradient: eta = s (1 - beta); beta = 0 is
+    gradient descent. ``steps`` defaults to MOMENTUM_STEPS times the problem's GD rate."""
+    if steps is None:
+        steps = [float(f"{f * problem.lr['sgd']:.3g}") for f in MOMENTUM_STEPS]
+    plans = []
+    for beta in betas:
+        for s in steps:
+            eta = float(s * (1.0 - beta))
+            plans.append(plan(problem, name, {name: eta}, max_epochs,
+                              options={"beta": beta}, label=f"beta={beta:g} s={s:g}"))
+    return plans
+
+
+def momentum_table(problem: Problem, plans, entries) -> str:
+    """Mean epochs to the criterion by beta (rows) and effective step s = eta/(1-beta)
+    (columns), with the runs that failed; the best cell of each row in bold."""
+    betas = sorted({p.options["beta"] for p in plans})
+    steps = sorted({float(p.label.split("s=")[1]) for p in plans})
+    cells = {(p.options["beta"], float(p.label.split("s=")[1])): summary(e)
+             for p, e in zip(plans, entries)}
+    budget = max(p.budget for p in plans)
+    method = "Nesterov" if plans[0].optimizer == "nesterov" else "momentum"
+    lines = [f"**{problem.name}**: {method} (001's form), mean epochs until {problem.criterion} "
+             f"(budget {budget}; failed runs in parentheses) by beta and effective step "
+             f"s = eta / (1 - beta); beta = 0 is gradient descent", "",
+             "| beta | " + " | ".join(f"s = {s:g}" for s in steps) + " |",
+             "| --- |" + " --- |" * len(steps)]
+    for beta in betas:
+        row = [cells[beta, s] for s in steps]
+        means = [c["mean"] for c in row if c["mean"] is not None and c["reached"] == c["runs"]]
+        best = min(means) if means else None
+        texts = []
+        for c in row:
+            failed = c["runs"] - c["reached"]
+            text = "-" if c["mean"] is None else f"{c['mean']:.0f}"
+            if best is not None and c["mean"] == best and not failed:
+                text = f"**{text}**"
+            texts.append(text + (f" ({failed})" if failed else ""))
+        lines.append(f"| {beta:g} | " + " | ".join(texts) + " |")
+    return "\n".join(lines)
 
 
 # --- reporting ---------------------------------------------------------------------------------
@@ -287,9 +410,11 @@ def table(problem: Problem, entries, max_epochs: int | None = None) -> str:
              "| optimizer | lr | batch | mean epochs | std | min-max | failures | time (s) |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for e in entries:
+        label = e.optimizer + "".join(f" {k}={v:g}" if isinstance(v, float) else f" {k}={v}"
+                                      for k, v in e.options.items())
         if e.budget < budget:
-            e = Entry(f"{e.optimizer} (budget {e.budget})", e.lr, e.batch, e.budget, e.runs,
-                      e.error)
+            label += f" (budget {e.budget})"
+        e = Entry(label, e.lr, e.batch, e.budget, e.runs, e.error)
         if e.error:
             reason = e.error.split(";")[0]
             lines.append(f"| {e.optimizer} | {e.lr:g} | {e.batch} | n/a | | | {reason} | |")
