@@ -121,6 +121,8 @@ SETTINGS = {
     "val_size": (0.1, number(0.0, 1.0, high_open=True)),
     "test_size": (0.2, number(0.0, 1.0, True, True)),
     "tol": (None, optional(number(0.0))),
+    "running_tol": (None, optional(number(0.0))),
+    "running_lambda": (0.05, number(0.0, 1.0, low_open=True)),
     "patience": (None, optional(integer(1))),
     "checkpoint_every": (1, integer(1)),
     "name": (None, optional(text)),

@@ -88,7 +88,12 @@ def register(subparsers) -> None:
     add("--batchnorm", action="store_true", default=None, help="batch norm in each hidden layer")
     add("--val-size", type=float, help="fraction held out for validation")
     add("--test-size", type=float, help="fraction held out for the test")
-    add("--tol", type=float, help="stop when |L_k - L_(k-1)| < tol")
+    add("--tol", type=float, help="stop when |L_k - L_(k-1)| < tol, L_k the mean training loss "
+                                  "of epoch k (001)")
+    add("--running-tol", type=float, help="stop when the running loss Q of 002 changes by less "
+        "than this between epochs: |Q_k - Q_(k-1)| < running_tol")
+    add("--running-lambda", type=float, help="lambda of 002's running loss Q := lambda L_i + "
+        "(1 - lambda) Q, updated per mini-batch (default 0.05)")
     add("--patience", type=int, help="early stopping patience on the validation loss")
     add("--checkpoint-every", type=int, help="epochs between checkpoints")
     add("--name", help="run name: files go to RUNS_DIR/NAME (default: the data set's name)")
@@ -195,7 +200,8 @@ def build_trainer(a, ds, task, model, run_dir: Path) -> Trainer:
         callbacks.append(EarlyStopping(patience=a.patience))
     return Trainer(model, get_loss(task.loss), optimizer, task=task, batch_size=a.batch_size,
                    epochs=a.epochs, seed=a.seed, schedule=schedule, callbacks=callbacks,
-                   tol=a.tol, threads=a.threads)
+                   tol=a.tol, running_tol=a.running_tol, running_lambda=a.running_lambda,
+                   threads=a.threads)
 
 
 def settings_record(a) -> dict:

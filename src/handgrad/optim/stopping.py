@@ -49,6 +49,11 @@ class MaxEpochs:
         return int(epoch) >= self.max_epochs
 
 
+def update_running_loss(Q: float | None, L: float, lam: float) -> float:
+    """002: Q := lambda L_i + (1 - lambda) Q; without a Q yet (None), L_i starts it."""
+    return L if Q is None else lam * L + (1.0 - lam) * Q
+
+
 class RunningLoss:
     """002's running loss estimate Q := lambda L_i + (1 - lambda) Q, with 0 < lambda <= 1.
 
@@ -64,7 +69,7 @@ class RunningLoss:
         loss = float(loss)
         if not math.isfinite(loss):
             raise ValueError(f"running loss got a non-finite loss {loss}")
-        self.Q = loss if self.Q is None else self.lam * loss + (1.0 - self.lam) * self.Q
+        self.Q = update_running_loss(self.Q, loss, self.lam)
         return self.Q
 
     @property

@@ -30,6 +30,7 @@ from handgrad.errors import DivergenceError, NonFiniteError, OptionError, ShapeE
 from handgrad.validate import as_float_array, check_bool, check_int, check_option
 from handgrad.nn.losses import Loss
 from handgrad.nn.module import Module
+from handgrad.optim.stopping import update_running_loss
 from handgrad.train import metrics
 from handgrad.train.closure import BatchClosure
 from handgrad.train.task import Task
@@ -51,21 +52,38 @@ class Trainer:
     """Mini-batch training of ``model`` on ``loss`` with ``optimizer``.
 
     ``task`` (a :class:`Task`) lets ``fit`` take class labels and report accuracy; without it the
-    targets are passed to the loss as given. ``tol`` stops when |L_k - L_(k-1)| < tol between
-    epochs (001); ``running_lambda`` is the lambda of 002's running loss
-    Q := lambda L_i + (1 - lambda) Q shown while training.
+    targets are passed to the loss as given.
+
+    Stopping rules, besides ``epochs`` (``stop_reason`` says which one stopped the run):
+
+    - ``tol`` (001, "until Loss has converged"): stop after epoch k when |L_k - L_(k-1)| < tol,
+      L_k the mean training loss of epoch k (``history["train_loss"]``); reason "loss_converged".
+    - ``running_tol`` (002, SGD "until Q converges"): the running loss
+      Q := lambda L_i + (1 - lambda) Q is updated after every mini-batch i (lambda =
+      ``running_lambda``, L_i the batch's loss); stop after epoch k when |Q_k - Q_(k-1)| <
+      running_tol, Q_k its value at the end of epoch k (``history["running_loss"]``, also in
+      metrics.json); reason "running_loss_converged". 002 starts Q at the objective Q(w) of the
+      initial weights; here the first L_i starts it, which saves a pass over the data
+      (``handgrad.optim.stopping.RunningLoss(initial=...)`` starts as 002 does). Comparing Q
+      between epochs rather than between steps: with a small lambda Q moves by lambda (L_i - Q)
+      per step, below any useful tolerance long before it has settled.
+    - callbacks (early stopping, reason "early_stopping"); Ctrl-C ("interrupted"); a
+      non-finite loss raises DivergenceError ("diverged").
     """
 
     def __init__(self, model: Module, loss: Loss, optimizer, *, task: Task | None = None,
                  batch_size: int = 32, epochs: int = 10, seed: int = 0, shuffle: bool = True,
                  schedule=None, penalty=None, callbacks=(), tol: float | None = None,
-                 running_lambda: float = 0.05, threads: int | None = None):
+                 running_tol: float | None = None, running_lambda: float = 0.05,
+                 threads: int | None = None):
         _check_parts(model, loss, optimizer, task)
         self.model, self.loss, self.optimizer, self.task = model, loss, optimizer, task
         self.batch_size = check_int("batch_size", batch_size, 1)
         self.epochs = check_int("epochs", epochs, 0)
         self.shuffle = check_bool("shuffle", shuffle)
         self.tol = None if tol is None else check_option("tol", tol, 0.0)
+        self.running_tol = None if running_tol is None else check_option("running_tol",
+                                                                         running_tol, 0.0)
         self.running_lambda = check_option("running_lambda", running_lambda, 0.0, 1.0,
                                            low_open=True)
         self.threads = None if threads is None else check_int("threads", threads, 1)
@@ -185,9 +203,7 @@ class Trainer:
             raise DivergenceError(
                 f"training diverged: the loss became {value} at {self._where()}; lower the "
                 "learning rate")
-        q = self.running_loss
-        self.running_loss = value if q is None else (
-            self.running_lambda * value + (1.0 - self.running_lambda) * q)
+        self.running_loss = update_running_loss(self.running_loss, value, self.running_lambda)
         return value, closure.y
 
     def _where(self) -> str:
@@ -198,6 +214,7 @@ class Trainer:
             raise DivergenceError(f"training diverged: non-finite weights after epoch "
                                   f"{self.epoch + 1}")
         record = {"epoch": self.epoch + 1, "train_loss": self._epoch.mean_loss,
+                  "running_loss": self.running_loss,
                   "lr": float(getattr(self.optimizer, "lr", float("nan"))),
                   "time": time.perf_counter() - self._epoch_start}
         if self.task is not None:
@@ -219,7 +236,7 @@ class Trainer:
         self.step_in_epoch = 0
         if self.schedule is not None:
             self.schedule.step(record.get("val_loss", record["train_loss"]))
-        self._check_stagnation()
+        self._check_convergence()
         self._call("on_epoch_end", record)
 
     def _warn_if_batch_method_on_minibatches(self, n: int) -> None:
@@ -230,10 +247,15 @@ class Trainer:
                           f"{self.batch_size} < {n} samples; its steps follow a changing objective "
                           f"(set batch_size >= {n} for the published algorithm)", stacklevel=3)
 
-    def _check_stagnation(self) -> None:
-        losses = self.history["train_loss"]
-        if self.tol is not None and len(losses) >= 2 and abs(losses[-1] - losses[-2]) < self.tol:
-            self.stop_training, self.stop_reason = True, "converged"
+    def _check_convergence(self) -> None:
+        """001's |L_k - L_(k-1)| < tol, then 002's |Q_k - Q_(k-1)| < running_tol, epoch to epoch."""
+        rules = (("train_loss", self.tol, "loss_converged"),
+                 ("running_loss", self.running_tol, "running_loss_converged"))
+        for key, tol, reason in rules:
+            values = self.history.get(key, [])
+            if tol is not None and len(values) >= 2 and abs(values[-1] - values[-2]) < tol:
+                self.stop_training, self.stop_reason = True, reason
+                return
 
     # --- helpers --------------------------------------------------------------------------------
     def _check_data(self, x, d, which):
