@@ -131,3 +131,20 @@ def test_bad_workers_are_refused(tmp_path, capsys):
     assert main(["arena", "--problem", "quadratic", "--optimizers", "sgd", "--workers", "0",
                  "--scheduler", "tcp://127.0.0.1:1", "--out", str(tmp_path)]) == 2
     assert "invalid --workers: 0 together with --scheduler" in capsys.readouterr().err
+
+
+def test_each_run_uses_one_blas_thread_wherever_it_runs():
+    """Multi-threaded BLAS sums in another order; Newton's and CG's runs on the encoder turned
+    that into other epoch counts in one process than in a Dask worker."""
+    from threadpoolctl import threadpool_info
+
+    problem = arena.get_problem("quadratic")
+    build, seen = problem.build, []
+
+    def recording(rng):
+        seen.extend(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas")
+        return build(rng)
+
+    problem.build = recording
+    arena.run_once(problem, "sgd", 0, 0.09, max_epochs=2)
+    assert seen and set(seen) == {1}

@@ -4,8 +4,8 @@
 ``run_arena(get_problem(spec), optimizers, ...)`` returns, entry for entry, with the runs spread
 over the cluster; ``run_plans_on_dask(spec, plans, seeds, client=client)`` does the same for any
 rows (``arena.plan``, ``arena.momentum_plans``). Only the problem's spec string and numbers travel
-to the workers; each worker builds the problem itself and runs with one BLAS thread, so a run's
-curve does not depend on where it ran. For the CLI: ``with dask_client(scheduler, workers) as
+to the workers; each worker builds the problem itself, and every run (in a worker or in one
+process) uses one BLAS thread, so a run's curve does not depend on where it ran. For the CLI: ``with dask_client(scheduler, workers) as
 client:`` (handgrad.distributed.sweep) then these functions for each problem.
 """
 
@@ -15,13 +15,11 @@ import dataclasses
 
 
 def arena_run(spec: str, name: str, seed: int, rate: float, options, budget) -> dict:
-    """One arena run in a worker (the problem rebuilt from its spec), as a plain dict."""
-    from threadpoolctl import threadpool_limits
-
+    """One arena run in a worker (the problem rebuilt from its spec), as a plain dict; the run
+    itself pins BLAS to one thread (``arena.run_once``), here as in one process."""
     from handgrad.lab import arena
 
-    with threadpool_limits(limits=1, user_api="blas"):
-        run = arena.run_once(arena.get_problem(spec), name, seed, rate, options, budget)
+    run = arena.run_once(arena.get_problem(spec), name, seed, rate, options, budget)
     return dataclasses.asdict(run)
 
 

@@ -72,8 +72,10 @@ BOOLEAN_LR = {"sgd": 10.0, "momentum": 0.3, "nesterov": 1.0, "momentum002": 0.3,
 
 # The encoder's gradient descent and momentum rows, tuned again on the effective step
 # s = eta / (1 - beta) over beta in {0, 0.5, 0.8, 0.9} and s in {1, 2, 3, 5, 10, 20, 30}
-# (``momentum_plans``, 5 seeds; docs/arena.md): GD's best on the first sweep was 10, the edge of
-# its grid, and momentum's at beta = 0.9 and eta = 0.3 was s = 3, a third of GD's step.
+# (``momentum_plans``, 5 seeds; docs/arena.md, "Momentum against gradient descent"): GD's best
+# on the first sweep was 10, the edge of its grid, and momentum's at beta = 0.9 and eta = 0.3
+# was s = 3, a third of GD's step. The quadratic's momentum rows likewise (its GD rate 0.09 is
+# at its stability limit 2/lambda_max = 0.1).
 ENCODER_LR = {**BOOLEAN_LR, "sgd": 20.0, "momentum": 10.0, "nesterov": 10.0,
               "momentum002": 10.0, "nesterov002": 10.0}
 ENCODER_OPTIONS = {name: {"beta": 0.5}
@@ -154,10 +156,15 @@ def quadratic_problem() -> Problem:
           "adam": 0.1, "adamw": 0.1, "rprop": 0.1, "rprop_backtracking": 0.1, "rprop_simple": 0.1,
           "quickprop": 0.03, "newton": 1.0, "newton_plain": 1.0, "bfgs": 1.0, "lbfgs": 1.0,
           "lm": 1.0, "cg": 1.0}
-    return _function_problem(
+    # momentum at beta = 0.5 and s = 0.18, Nesterov at beta = 0.8 and s = 0.27 (the grid's best)
+    lr.update(momentum=0.09, momentum002=0.09, nesterov=0.054, nesterov002=0.054)
+    problem = _function_problem(
         "quadratic (2-D, condition 20)",
         lambda rng: Quadratic(A, b, np.array([-2.0, 2.0]) + rng.normal(0, 0.5, 2)),
         1e-4, 500, lr)
+    problem.options = {"momentum": {"beta": 0.5}, "momentum002": {"beta": 0.5},
+                       "nesterov": {"beta": 0.8}, "nesterov002": {"beta": 0.8}}
+    return problem
 
 
 def rosenbrock_problem() -> Problem:
@@ -284,7 +291,17 @@ def plan(problem: Problem, name: str, lr: dict | None = None, max_epochs: int | 
 
 def run_once(problem: Problem, name: str, seed: int, lr: float, options=None,
              max_epochs: int | None = None) -> Run:
-    """Train one model from seed ``seed`` until the criterion holds or the epochs run out."""
+    """Train one model from seed ``seed`` until the criterion holds or the epochs run out, with
+    one BLAS thread: a multi-threaded BLAS sums in another order, and on these non-convex losses
+    Newton's and CG's runs amplify that rounding into other epoch counts, so a run's numbers
+    would depend on the machine's threads (in this process) or not (in a Dask worker)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _run_once(problem, name, seed, lr, options, max_epochs)
+
+
+def _run_once(problem, name, seed, lr, options, max_epochs) -> Run:
     rng = np.random.default_rng(seed)
     model = problem.build(rng)
     opt = get_optimizer(name, model, lr=lr, **(options or {}))
