@@ -18,6 +18,11 @@ pass over the training set; the batch methods (Rprop, QuickProp and the second-o
 mini-batch steps where the problem defines a batch size. The 2-D functions
 (``handgrad.testfunctions``) are written as residuals, E = 1/2 ||r(w)||^2 (+ const), so that
 Levenberg-Marquardt applies to them too.
+
+A row is a :class:`Plan` (an optimizer, its rate and options); ``contestants()`` names the rows
+``run_arena`` takes: every optimizer, plus ``VARIANTS`` (the unmodified Newton, 002's momentum as
+printed). ``momentum_plans`` lays momentum out on a grid of beta and effective step
+eta / (1 - beta), to compare it with gradient descent at equal step (docs/arena.md).
 """
 
 from __future__ import annotations
