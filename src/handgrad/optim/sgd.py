@@ -10,7 +10,8 @@ Each rule is first written as the notes write it, as a function of arrays that r
 values (``sgd``, ``sgd_momentum``, ``momentum``, ``nesterov``, ``momentum_002``,
 ``nesterov_002``): that is the rule to read. The
 classes keep the bookkeeping and run the same rule in place through ``kernels`` (one compiled pass
-over the flat vectors), which tests/optim/test_kernels.py holds to these functions bit for bit.
+over the flat vectors), which tests/optim/test_kernels.py holds to these functions bit for bit;
+002's forms, kept for comparison rather than speed, call their rule functions directly.
 
 Three forms of momentum, one trajectory (tests/optim/test_momentum_forms.py):
 
