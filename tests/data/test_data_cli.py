@@ -227,7 +227,8 @@ def test_class_names_with_commas_quotes_and_newlines_round_trip(tmp_path, capsys
 
 @pytest.mark.parametrize("loss, header", [
     ("hinge", ["prediction", "score"]),
-    ("mse", ["prediction", "score_x", "score_z"]),
+    ("mae", ["prediction", "score_x", "score_z"]),
+    ("mse", ["prediction", "p_x", "p_z"]),  # a sigmoid output (mse's), normalised per row
     ("bce", ["prediction", "p_x", "p_z"]),
     ("bce_logits", ["prediction", "p_x", "p_z"]),
     ("kl", ["prediction", "p_x", "p_z"]),

@@ -104,7 +104,7 @@ def test_atomic_write_keeps_old_file_when_writing_fails(tmp_path):
 
 def _meta():
     return {"task": {"kind": "classification", "loss": "cross_entropy", "n_classes": 3,
-                     "output": "softmax"},
+                     "output": "identity"},
             "classes": ["x", "y", "z"], "feature_names": list("abcde"),
             "scaler": {"mean": np.zeros(5), "std": np.ones(5)}}
 

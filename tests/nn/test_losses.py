@@ -40,6 +40,9 @@ LOSS_CASES = {
     "kl_rows": ("kl", lambda r, a: (softmax(r.normal(size=(B, C)), axis=1),
                                     softmax(r.normal(size=(B, C)), axis=1))),
     "kl_index": ("kl", lambda r, a: (softmax(r.normal(size=(B, C)), axis=1), r.integers(0, C, B))),
+    # one sigmoid output (001, "2 or not 2"): the binary divergence
+    "kl_binary": ("kl", lambda r, a: (r.uniform(0.05, 0.95, (B, 1)), r.integers(0, 2, B))),
+    "kl_binary_soft": ("kl", lambda r, a: (r.uniform(0.05, 0.95, (B, 1)), r.uniform(0, 1, B))),
     # the hinge's kink is at d y = 1, i.e. y = d = +-1
     "hinge": ("hinge", lambda r, a: (a(r, (B, C), (-1.0, 1.0)), _signed(r, (B, C)))),
     "squared_hinge": ("squared_hinge", lambda r, a: (a(r, (B, C), (-1.0, 1.0)),
@@ -122,3 +125,22 @@ def test_boolean_class_indices_are_refused():
     from handgrad.nn.losses import class_indices_checked
     with pytest.raises(TypeError, match="must be integers"):
         class_indices_checked(np.array([True, False]), 3, 2)
+
+
+def test_binary_kl_is_bce_for_labels_and_its_gradient_for_any_target(rng):
+    """d log(d / y) + (1 - d) log((1 - d) / (1 - y)) = BCE - H(d): equal values for d in {0, 1},
+    equal gradients (y - d) / (y (1 - y)) for every d."""
+    y = rng.uniform(0.05, 0.95, (B, 1))
+    for d in (rng.integers(0, 2, B), rng.uniform(0, 1, B)):
+        kl, bce = get_loss("kl"), get_loss("bce")
+        entropy = -np.mean(d * np.log(np.where(d > 0, d, 1)) +
+                           (1 - d) * np.log(np.where(d < 1, 1 - d, 1)))
+        assert kl(y, d) == pytest.approx(bce(y, d) - entropy, rel=1e-12, abs=1e-15)
+        np.testing.assert_allclose(kl.backward(), bce.backward(), rtol=1e-12)
+
+
+def test_binary_kl_at_a_saturated_sigmoid_is_finite():
+    y = np.array([[1.0], [0.0], [1.0]])
+    kl = get_loss("kl")
+    assert kl(y, np.array([1, 0, 0])) == pytest.approx(-np.log(1e-12) / 3)
+    assert np.isfinite(kl.backward()).all()

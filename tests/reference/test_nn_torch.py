@@ -90,6 +90,19 @@ def _per_sample(values, reduction):
     return per_row.mean() if reduction == "mean" else per_row.sum()
 
 
+def _binary_kl(y, d, reduction):
+    """One sigmoid output: kl_div of the two-class distributions (1 - y, y) and (1 - d, d)."""
+    d = d.reshape(-1, 1).double()
+    return _kl(torch.cat([1 - y, y], dim=1), torch.cat([1 - d, d], dim=1), reduction)
+
+
+def _bce_minus_entropy(y, d, reduction):
+    """The same divergence as BCE minus the entropy of d (0 for d in {0, 1})."""
+    d = d.reshape(-1, 1).double()
+    entropy = -(torch.xlogy(d, d) + torch.xlogy(1 - d, 1 - d))
+    return _elementwise(F.binary_cross_entropy(y, d, reduction="none") - entropy, reduction)
+
+
 def _elementwise(values, reduction):
     return values.mean() if reduction == "mean" else values.sum()
 
@@ -130,6 +143,10 @@ TORCH_LOSSES = {
                 _kl),
     "kl_index": ("kl", lambda r, a: (softmax(r.normal(size=(B, C)), axis=1), r.integers(0, C, B)),
                  _kl),
+    "kl_binary_labels": ("kl", lambda r, a: (r.uniform(0.05, 0.95, (B, 1)), r.integers(0, 2, B)),
+                         _binary_kl),
+    "kl_binary_soft": ("kl", lambda r, a: (r.uniform(0.05, 0.95, (B, 1)), r.uniform(0, 1, (B, 1))),
+                       _bce_minus_entropy),
     "hinge": ("hinge", lambda r, a: (a(r, (B, C), (-1.0, 1.0)), _signed(r, (B, C))),
               lambda y, d, red: _elementwise(torch.clamp(1 - d * y, min=0), red)),
     "squared_hinge": ("squared_hinge", lambda r, a: (a(r, (B, C), (-1.0, 1.0)), _signed(r, (B, C))),

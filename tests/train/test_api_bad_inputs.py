@@ -127,7 +127,10 @@ TASK_CASES = [
     (("regression", "mse", 3), OptionError, "n_classes"),
     (("classification", "nope", 3), OptionError, "nope"),
     (("classification", None, 3), OptionError, "loss"),
-    (("classification", "cross_entropy", 3, None), OptionError, "output"),
+    (("classification", "cross_entropy", 3, 3), OptionError, "output"),
+    (("classification", "cross_entropy", 3, "softmax"), OptionError, "output"),
+    (("classification", "kl", 3, "sigmoid"), OptionError, "output"),
+    (("classification", "cross_entropy", 3, None), OK, None),  # None: the pairing output
     (("classification", "hinge", 2), OK, None),
     (("regression", "msle"), OK, None),
     (("classification", "mse", 3, "softmax"), OK, None),

@@ -35,7 +35,8 @@ from handgrad.errors import (DivergenceError, HandgradError, ModelFileError, Opt
 from handgrad.nn import MLP, get_loss
 from handgrad.train.callbacks import Checkpoint, EarlyStopping, ProgressBar, resume
 from handgrad.train.run import finish_run, model_metadata
-from handgrad.train.task import TASK_LOSSES, Task, default_output
+from handgrad.train.task import (BINARY_LOSSES, TASK_LOSSES, Task, canonical_output,
+                                 default_output, output_problem)
 from handgrad.train.trainer import Trainer
 
 DEFAULTS = opts.DEFAULTS
@@ -65,9 +66,15 @@ def register(subparsers) -> None:
     add("--encoding", help="the text encoding of a CSV file, e.g. latin-1 (default: UTF-8)")
     add("--hidden", help="hidden layer sizes, comma-separated, e.g. 64,32 ('' for none)")
     add("--activation", help="hidden activation: relu, tanh, sigmoid, leaky_relu, elu, gelu, ...")
-    add("--output", help="output activation (default: the one that pairs with the loss)")
+    add("--output", help="output activation (default: the one that pairs with the loss): "
+        "cross_entropy and bce_logits take identity (logits); nll log_softmax; kl softmax, or "
+        "sigmoid for two classes (one output, the binary divergence of 001's '2 or not 2'); bce "
+        "sigmoid; hinge identity or tanh; for classes mse/half_mse sigmoid or softmax, mae also "
+        "identity; for regression identity, msle softplus. Other pairings are refused")
     add("--loss", help="cross_entropy (default for classes), mse (default for regression), kl, "
-                       "bce, bce_logits, nll, half_mse, mae, msle, hinge, squared_hinge")
+                       "bce, bce_logits, nll, half_mse, mae, msle, hinge, squared_hinge. "
+                       "Reduction: the mean over the batch where the notes sum (cross-entropy, "
+                       "hinge): the gradient is the sum's divided by the batch size")
     add("--init", help="weight initialisation: xavier_uniform, he_uniform, lecun_normal, ...")
     add("--optimizer", help="sgd, momentum, nesterov, adagrad, rmsprop, adam, adamw, rprop, ... "
                             "(default: momentum for classes, adam for regression)")
@@ -153,13 +160,13 @@ def load_config(path: Path) -> dict:
 def for_task(a, ds) -> argparse.Namespace:
     """The settings with the per-task defaults filled in (optimizer, lr, loss, output)."""
     a = argparse.Namespace(**vars(a))
-    for key, value in TASK_DEFAULTS[ds.task].items():
-        if getattr(a, key) is None:
-            setattr(a, key, 0.0 if key == "weight_decay" and a.l2 else value)
     if a.loss is None:
         a.loss = ds.suggested_loss or ("cross_entropy" if ds.task == "classification" else "mse")
     if a.output is None:
-        a.output = default_output(a.loss) if ds.task == "classification" else "identity"
+        a.output = default_output(get_loss(a.loss).name, ds.task)
+    for key, value in TASK_DEFAULTS[ds.task].items():
+        if getattr(a, key) is None:
+            setattr(a, key, 0.0 if key == "weight_decay" and a.l2 else value)
     return a
 
 
@@ -168,9 +175,31 @@ def build_task(a, ds) -> Task:
     if a.loss not in TASK_LOSSES[ds.task]:
         raise OptionError(f"invalid --loss: {a.loss!r} for {ds.name}, a {ds.task} target "
                           f"(expected one of: {', '.join(TASK_LOSSES[ds.task])})")
-    if ds.task == "classification":
-        return Task("classification", a.loss, len(ds.classes), a.output)
-    return Task("regression", a.loss, 0, a.output)
+    n_classes = len(ds.classes) if ds.task == "classification" else 0
+    if a.loss in BINARY_LOSSES and n_classes != 2:
+        raise OptionError(f"invalid --loss: {a.loss!r} for {ds.name}, {n_classes} classes (a "
+                          "binary loss: one output, two classes; use cross_entropy)")
+    problem = output_problem(ds.task, a.loss, canonical_output(a.output), n_classes)
+    if problem is not None:
+        raise OptionError(f"invalid --output: {a.output!r} for --loss {a.loss} ({problem})")
+    return Task(ds.task, a.loss, n_classes, a.output)
+
+
+def training_targets(ds, task):
+    """(d_train, d_val, d_test, target_scale): regression targets standardised for training (the
+    Dataset's scaling, d' = (d - mean) / std). msle's log(1 + d) needs d > -1 and is meant for
+    non-negative targets, which centring would make half negative: they are only divided by the
+    std, d' = d / std, and must stay above -1."""
+    if task.loss != "msle":
+        return ds.scaled_targets()
+    scale = {"mean": 0.0, "std": ds.target_scaler.std}
+    d_train, d_val = (None if d is None else (d / scale["std"]).astype(ds.x_train.dtype)
+                      for d in (ds.d_train, ds.d_val))
+    low = float(np.min(d_train))
+    if low <= -1:
+        raise OptionError(f"invalid --loss: 'msle' for {ds.name}: its training targets divided by "
+                          f"their std go down to {low:g} (msle's log(1 + d) needs d > -1; use mse)")
+    return d_train, d_val, ds.d_test, scale
 
 
 def build_model(a, ds, task):
@@ -359,7 +388,7 @@ def train_in(folder, a, explicit: dict, overwrite: bool, dp=None) -> int:
     a = for_task(a, ds)
     task = build_task(a, ds)
     model = build_model(a, ds, task)
-    d_train, d_val, d_test, target_scale = ds.scaled_targets()
+    d_train, d_val, d_test, target_scale = training_targets(ds, task)
     trainer = build_trainer(a, ds, task, model, run_dir)
     if dp is not None:
         dp.wrap(trainer, sync_batchnorm=bool(a.sync_batchnorm))

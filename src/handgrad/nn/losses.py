@@ -348,23 +348,49 @@ class NLL(_ClassTargets):
 
 class KLDivergence(_ClassTargets):
     """KL divergence of the notes (001: the divergence for softmax outputs), on probabilities y:
-    KL(d || y) = sum_i d_i log(d_i / y_i);  grad_y = -d / y.  With one-hot d it equals the
-    cross-entropy -log y_c. ``mean`` averages over samples (PyTorch's ``batchmean``)."""
+
+        KL(d || y) = sum_i d_i log(d_i / y_i),      grad_y KL = -d / y
+
+    With one-hot d it equals the cross-entropy -log y_c. ``mean`` averages over samples
+    (PyTorch's ``batchmean``).
+
+    One output y (a sigmoid, 001's "Recognizing 2 or not 2": d is 0 or 1) is the probability of
+    class 1, and the divergence is the binary one, the same sum over the two-class distributions
+    (1 - y, y) and (1 - d, d):
+
+        KL = d log(d / y) + (1 - d) log((1 - d) / (1 - y)),   grad_y KL = -d / y + (1 - d) / (1 - y)
+
+    (binary cross-entropy minus the entropy of d, which is 0 for d in {0, 1}). y is clamped at
+    eps = 1e-12 in the logarithms and divisions, so a saturated sigmoid gives a finite value."""
 
     name = "kl"
     eps = 1e-12
     takes_indices = False
 
+    def prepare_targets(self, d, shape, dtype, name: str = "target d") -> np.ndarray:
+        """One output: d is the probability of class 1 (0 or 1 for labels), a column in [0, 1];
+        several: class indices or rows, as for the other class losses."""
+        if shape[1] == 1:
+            d = Loss.prepare_targets(self, d, shape, dtype, name)
+            _check_probability_targets(self.name, d)
+            return d
+        return super().prepare_targets(d, shape, dtype, name)
+
     def forward(self, y, d):
         self._require_prepared(y, d)
         if (y < 0).any() or (y > 1).any():  # the prediction's domain (a softmax output)
-            raise ValueError("kl: predictions must be probabilities (use a softmax output)")
-        self.d = d
-        self.y, self.scale = np.maximum(y, self.eps), self._scale(y)
+            raise ValueError("kl: predictions must be probabilities (use a softmax output, or "
+                             "one sigmoid output for two classes)")
+        self.scale, self.binary = self._scale(y), y.shape[1] == 1
+        if self.binary:  # the two-class distributions (1 - y, y) and (1 - d, d)
+            y, d = np.hstack([1.0 - y, y]), np.hstack([1.0 - d, d])
+        self.d, self.y = d, np.maximum(y, self.eps)
         return self._reduce(xlogy(self.d, self.d) - xlogy(self.d, self.y), y)
 
     def backward(self):
-        return -self.scale * self.d / self.y
+        grad = -self.scale * self.d / self.y
+        # one output: y enters the distribution as (1 - y, y), so grad_y = g_1 - g_0
+        return grad[:, 1:] - grad[:, :1] if self.binary else grad
 
 
 def _signed_targets(name, d):

@@ -2,14 +2,25 @@
 
 The notes pair each output activation with a divergence (004; 001's digit recognisers):
 
-| problem                | output            | loss                     | target encoding      |
-| ---------------------- | ----------------- | ------------------------ | -------------------- |
-| multi-class            | logits (identity) | cross_entropy / nll      | class index          |
-| multi-class            | softmax           | kl, mse, half_mse        | one-hot row          |
-| binary (one output)    | logits            | bce_logits               | 0 / 1                |
-| binary (one output)    | sigmoid           | bce, kl-free L2 losses   | 0 / 1                |
-| binary (one output)    | identity          | hinge, squared_hinge     | -1 / +1              |
-| regression             | identity          | mse, half_mse, mae, msle | the value            |
+| problem             | loss                   | output                      | target encoding |
+| ------------------- | ---------------------- | --------------------------- | --------------- |
+| classes             | cross_entropy          | identity (logits)           | class index     |
+| classes             | nll                    | log_softmax                 | class index     |
+| classes             | kl                     | softmax                     | one-hot row     |
+| classes             | mse, half_mse          | sigmoid, softmax            | one-hot row     |
+| classes             | mae                    | identity, sigmoid, softmax  | one-hot row     |
+| two (one output)    | kl                     | sigmoid (001, "2 or not 2") | 0 / 1           |
+| two (one output)    | bce                    | sigmoid                     | 0 / 1           |
+| two (one output)    | bce_logits             | identity (logit)            | 0 / 1           |
+| two (one output)    | hinge, squared_hinge   | identity, tanh (a score)    | -1 / +1         |
+| regression          | mse, half_mse, mae     | identity                    | the value       |
+| regression          | msle                   | softplus (y > -1 always)    | the value       |
+
+Any other output is refused (``OUTPUTS``): each loss's formula assumes its prediction's range, and a
+pairing outside it trains something else than asked, with no error. Two sigmoid outputs scored by
+KL, for instance, are two independent probabilities, not a distribution: KL's -log y_c pushes the
+true class up and nothing down, both outputs go to 1 and the argmax is a coin (001's "2 or not 2"
+means one sigmoid output and the binary divergence, which ``kl`` computes for one output).
 """
 
 from __future__ import annotations
@@ -35,6 +46,55 @@ TASK_LOSSES = {
     "regression": ("mse", "half_mse", "mae", "msle"),
 }
 KINDS = tuple(TASK_LOSSES)
+# A squared error fitting one-hot rows with an unbounded (identity) output has a last-layer
+# curvature up to 4x (half_mse) or 8x (mse) that of cross-entropy, whose softmax bounds it by 1/4:
+# at the classification step sizes it diverges (digits_2_vs_not_2 at eta = 0.05 and 0.01). 001
+# pairs the L2 divergence with the logistic output; MAE's gradient is bounded, identity is fine.
+_L2_WHY = ("it fits one-hot rows, and on an unbounded identity output its curvature makes "
+           "training diverge at the usual step sizes (001 pairs L2 with the logistic)")
+# The outputs each loss pairs with (the table above), and what the loss needs of its prediction.
+OUTPUTS = {
+    "cross_entropy": (("identity",), "it takes logits and applies the softmax itself"),
+    "bce_logits": (("identity",), "it takes a logit and applies the sigmoid itself"),
+    "nll": (("log_softmax",), "it takes log-probabilities"),
+    "kl": (("softmax", "sigmoid"), "it compares probability distributions: softmax outputs, or "
+           "one sigmoid output for two classes"),
+    "bce": (("sigmoid",), "it takes the probability of class 1"),
+    "hinge": (("identity", "tanh"), "it takes a score whose sign is the class"),
+    "squared_hinge": (("identity", "tanh"), "it takes a score whose sign is the class"),
+    "mse": (("sigmoid", "softmax"), _L2_WHY),
+    "half_mse": (("sigmoid", "softmax"), _L2_WHY),
+    "mae": (("identity", "sigmoid", "softmax"), "it fits one-hot rows"),
+    "msle": (("softplus",), "log(1 + y) needs y > -1 at every step"),
+}
+REGRESSION_OUTPUTS = {"mse": "identity", "half_mse": "identity", "mae": "identity",
+                      "msle": "softplus"}  # the targets are standardised: any sign
+
+
+def output_problem(kind: str, loss: str, output: str, n_classes: int) -> str | None:
+    """Why ``output`` does not pair with ``loss`` for this problem (None: it does)."""
+    if kind == "regression":
+        expected = REGRESSION_OUTPUTS[loss]
+        return None if output == expected else (
+            f"expected {expected} for a regression with {loss}: "
+            + ("targets of either sign (the command line standardises them)"
+               if expected == "identity" else OUTPUTS[loss][1]))
+    allowed, why = OUTPUTS[loss]
+    if output not in allowed:
+        return f"expected one of: {', '.join(allowed)}: {why}"
+    if loss == "kl" and output == "sigmoid" and n_classes != 2:
+        return (f"expected softmax for {n_classes} classes: a sigmoid output with kl is the "
+                "binary divergence of one output (two classes)")
+    return None
+
+
+def canonical_output(output) -> str:
+    """The activation's registry name ("linear" is "identity"); unknown names are refused."""
+    from handgrad.nn.activations import get_activation
+
+    if not isinstance(output, str):
+        raise OptionError(f"invalid output: {output!r} (expected an activation name)")
+    return get_activation(output).name or "identity"
 
 
 @dataclass
@@ -48,7 +108,7 @@ class Task:
     kind: str            # "classification" or "regression"
     loss: str            # the loss's registry name
     n_classes: int = 0   # classification only
-    output: str = "identity"
+    output: str | None = None  # None: the one that pairs with the loss (default_output)
 
     def __post_init__(self):
         check_choice("task kind", self.kind, KINDS)
@@ -64,15 +124,20 @@ class Task:
                                   "(a binary loss; use cross_entropy for more than two classes)")
         else:
             self.n_classes = check_int("n_classes", self.n_classes, 0, 0)
-        if not isinstance(self.output, str):
-            raise OptionError(f"invalid output: {self.output!r} (expected an activation name)")
+        self.output = default_output(self.loss, self.kind) if self.output is None else \
+            canonical_output(self.output)
+        problem = output_problem(self.kind, self.loss, self.output, self.n_classes)
+        if problem is not None:
+            raise OptionError(f"invalid output for loss {self.loss}: {self.output!r} ({problem})")
 
     @property
     def n_outputs(self) -> int:
-        """Binary problems use one output unit except with softmax-style losses."""
+        """Two classes use one output unit with the binary losses and with kl on a sigmoid (the
+        binary divergence); the other losses one output per class."""
         if self.kind != "classification":
             return 1
-        if self.n_classes == 2 and self.loss in {"bce", "bce_logits", "hinge", "squared_hinge"}:
+        if self.n_classes == 2 and (self.loss in BINARY_LOSSES or self.output == "sigmoid"
+                                    and self.loss == "kl"):
             return 1
         return self.n_classes
 
@@ -110,13 +175,21 @@ class Task:
         return d.astype(np.int64, copy=False)
 
     def probabilities(self, y: np.ndarray) -> np.ndarray:
-        """Class probabilities (n, C) from the model's outputs."""
+        """Class probabilities (n, C) from the model's outputs. Outputs that are not a
+        distribution (L2 losses on identity or sigmoid outputs) are clipped at 0 and normalised
+        per row, so a reported log loss is one of probabilities."""
         if self.loss == "nll":
             return np.exp(y)
         if self.n_outputs == 1:
             p1 = expit(y[:, 0]) if self.loss in LOGIT_LOSSES | SIGNED_LOSSES else y[:, 0]
             return np.column_stack([1.0 - p1, p1])
-        return softmax(y, axis=1) if self.loss in LOGIT_LOSSES else y
+        if self.loss in LOGIT_LOSSES:
+            return softmax(y, axis=1)
+        if self.output == "softmax":
+            return y
+        p = np.clip(y, 0.0, None)
+        total = p.sum(axis=1, keepdims=True)
+        return np.where(total > 0, p / np.where(total > 0, total, 1.0), 1.0 / y.shape[1])
 
     def predict(self, y: np.ndarray) -> np.ndarray:
         """Class indices, or regression values."""
@@ -132,6 +205,9 @@ class Task:
                 "output": self.output}
 
 
-def default_output(loss: str) -> str:
+def default_output(loss: str, kind: str = "classification") -> str:
     """The output activation that pairs with a loss (logits for the fused losses)."""
-    return {"kl": "softmax", "bce": "sigmoid", "nll": "log_softmax"}.get(loss, "identity")
+    if kind == "regression":
+        return REGRESSION_OUTPUTS.get(loss, "identity")
+    return {"kl": "softmax", "bce": "sigmoid", "nll": "log_softmax", "mse": "sigmoid",
+            "half_mse": "sigmoid"}.get(loss, "identity")
