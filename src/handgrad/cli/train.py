@@ -65,7 +65,9 @@ def register(subparsers) -> None:
                          "refuse them, naming the rows)")
     add("--encoding", help="the text encoding of a CSV file, e.g. latin-1 (default: UTF-8)")
     add("--hidden", help="hidden layer sizes, comma-separated, e.g. 64,32 ('' for none)")
-    add("--activation", help="hidden activation: relu, tanh, sigmoid, leaky_relu, elu, gelu, ...")
+    add("--activation", help="hidden activation: relu, tanh, sigmoid, leaky_relu, elu, gelu, "
+        "hard_tanh, ... (hard_tanh's derivative is 0 at z = +-1, as in PyTorch; 002 gives 1 "
+        "there: docs/notes-differences.md)")
     add("--output", help="output activation (default: the one that pairs with the loss): "
         "cross_entropy and bce_logits take identity (logits); nll log_softmax; kl softmax, or "
         "sigmoid for two classes (one output, the binary divergence of 001's '2 or not 2'); bce "
@@ -73,8 +75,10 @@ def register(subparsers) -> None:
         "identity; for regression identity, msle softplus. Other pairings are refused")
     add("--loss", help="cross_entropy (default for classes), mse (default for regression), kl, "
                        "bce, bce_logits, nll, half_mse, mae, msle, hinge, squared_hinge. "
-                       "Reduction: the mean over the batch where the notes sum (cross-entropy, "
-                       "hinge): the gradient is the sum's divided by the batch size")
+                       "Reduction: the mean over the batch where 002 sums (cross-entropy, "
+                       "squared hinge): the gradient is the sum's divided by the batch size. "
+                       "msle uses the natural log; 002's example table does not follow from its "
+                       "formula (docs/notes-differences.md)")
     add("--init", help="weight initialisation: xavier_uniform, he_uniform, lecun_normal, ...")
     add("--optimizer", help="sgd, momentum, nesterov, adagrad, rmsprop, adam, adamw, rprop, ... "
                             "(default: momentum for classes, adam for regression)")

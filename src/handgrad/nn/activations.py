@@ -158,7 +158,14 @@ class LeakyReLU(Activation):
 
 
 class HardTanh(Activation):
-    """y = clip(z, -1, 1), f'(z) = 1 on (-1, 1) and 0 outside (002)."""
+    """y = clip(z, -1, 1) = max(min(z, 1), -1) (002); f'(z) = 1 on the open interval (-1, 1), 0
+    outside it and AT z = +-1.
+
+    002 gives f'(z) = 1 on the closed interval [-1, 1]. At +-1 the function has a kink (slope 1
+    on one side, 0 on the other), so any value in [0, 1] is a subgradient; handgrad takes 0, as
+    PyTorch's hardtanh does, so that a unit sitting exactly on its bound counts as saturated and
+    the gradients equal torch's. It changes a gradient only where z is exactly +-1.
+    """
 
     name = "hard_tanh"
 

@@ -1,13 +1,18 @@
 """Losses and divergences Div(y, d): a value and its gradient grad_y Div w.r.t. the prediction.
 
-Reductions: ``mean`` and ``sum``. Elementwise losses (MSE, MAE, MSLE, binary cross-entropy, hinge)
-average over every element, as PyTorch does; the distribution losses (categorical cross-entropy,
-KL divergence, NLL) and the notes' half squared error average over samples, the per-sample value
-being a sum over outputs (001: Div = 1/2 ||Y - d||^2; KL = sum_i d_i log(d_i / y_i)). The notes
-sum where ``mean`` averages (003's cross-entropy C = -1/n sum ... is a mean; 002's hinge and the
-cross-entropy of 004 are written per sample and summed over a batch): ``reduction="sum"`` is the
-notes' sum, and with ``mean`` the gradient is that sum's divided by the count, so a learning rate
-eta with ``mean`` is eta / count with ``sum``.
+Reductions: ``mean`` (the default) and ``sum``. Elementwise losses (MSE, MAE, MSLE, binary
+cross-entropy, hinge) average over every element, as PyTorch does; the distribution losses
+(categorical cross-entropy, KL divergence, NLL) and the notes' half squared error average over
+samples, the per-sample value being a sum over outputs (001: Div = 1/2 ||Y - d||^2;
+KL = sum_i d_i log(d_i / y_i); 001's Loss = 1/|X| sum_X Div(Y(X), d(X))).
+
+Where the notes sum, the default differs: 002 writes the categorical cross-entropy
+-sum_i y_i log a_i and the squared hinge sum_i max(0, 1 - y_i a_i)^2 as sums over the samples,
+where ``mean`` divides by the batch size (the number of elements for the hinge, the same for one
+output). ``reduction="sum"`` is the notes' sum; with ``mean`` value and gradient are the sum's
+divided by that count, so a step eta with ``mean`` is a step eta / count with ``sum``. 003's
+cross-entropy (eq. 25) averages over the m samples but sums over the output units j; ``bce``
+averages over both, so for k outputs it is 1/k of eq. 25 (the same for one output).
 
 The protocol mirrors modules (``Module.__call__`` / ``forward``):
 
@@ -147,12 +152,13 @@ class MAE(Loss):
 
 class MSLE(Loss):
     """Mean squared logarithmic error (002): (1/n) sum (log(1 + y) - log(1 + d))^2, for y, d > -1;
-    grad = 2 (log(1 + y) - log(1 + d)) / ((1 + y) n).
+    grad = 2 (log(1 + y) - log(1 + d)) / ((1 + y) n). The natural logarithm.
 
-    The natural logarithm, as the formula is written. 002's worked example (d = 2.0, y = 1.5 and
-    d = 0.3, y = 0.1) does not follow from it: (ln 2.5 - ln 3.0)^2 = 0.0332 and (ln 1.1 - ln 1.3)^2
-    = 0.0279, so the mean of the two is 0.0306 (docs/lab.md, "Where handgrad differs from the
-    notes")."""
+    002's example table does not follow from this formula: for a = 3, y = 5 it lists MSLE 0.22
+    and for a = 3000, y = 3200 MSLE 0.02, where (ln 6 - ln 4)^2 = 0.164 and
+    (ln 3201 - ln 3001)^2 = 0.0042 (no other logarithm or form gives them: log10 gives 0.031 and
+    0.00079). Its point stands with the formula's numbers, and more strongly: the 6.25% error
+    costs 40x less than the 40% one (docs/notes-differences.md)."""
 
     name = "msle"
 
@@ -303,6 +309,9 @@ class CrossEntropy(_ClassTargets):
     softmax + cross-entropy pair with targets that sum to 1; it is the reason the MLP outputs
     logits (``output='identity'``) when trained with it. For class indices
     ``handgrad.nn.kernels`` computes the same in one pass, without building d or log p.
+
+    ``mean`` (the default) divides by the number of samples; 002 sums over them
+    (``reduction="sum"``).
     """
 
     name = "cross_entropy"
@@ -403,7 +412,10 @@ def _signed_targets(name, d):
 
 
 class Hinge(Loss):
-    """Hinge loss (1/n) sum max(0, 1 - d y) with d in {-1, +1}; grad = -d [d y < 1] / n."""
+    """Hinge loss (1/n) sum max(0, 1 - d y) with d in {-1, +1}; grad = -d [d y < 1] / n.
+
+    ``mean`` (the default) divides by the number of elements n; 002 writes the squared hinge as a
+    sum over the samples (``reduction="sum"``)."""
 
     name = "hinge"
     power = 1
