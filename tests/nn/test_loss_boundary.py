@@ -89,3 +89,12 @@ def test_call_and_prepared_forward_agree(name, rng):
     b = unchecked.forward(y, unchecked.prepare_targets(d, y.shape, y.dtype))
     assert a == b
     np.testing.assert_array_equal(checked.backward(), unchecked.backward())
+
+
+@pytest.mark.parametrize("name", ["mse", "kl"])
+def test_targets_too_large_for_the_prediction_dtype_are_refused(name):
+    """1e40 is finite in float64 and inf in float32: not a silent inf target."""
+    from handgrad.errors import NonFiniteError
+    d = np.array([[1e40, 0.0], [0.0, 1.0]])
+    with pytest.raises(NonFiniteError, match=r"too large for float32 \(largest \|d\| = 1e\+40\)"):
+        get_loss(name).prepare_targets(d, (2, 2), np.float32)

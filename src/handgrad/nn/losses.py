@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit, xlogy
 
-from handgrad.errors import ShapeError, unknown_option
+from handgrad.errors import NonFiniteError, ShapeError, unknown_option
 from handgrad.nn import kernels
 from handgrad.nn.activations import log_softmax
 from handgrad.validate import as_float_array, check_finite
@@ -48,6 +48,16 @@ def _as_prediction(name, y) -> np.ndarray:
         raise ShapeError(f"{name} is empty (shape {y.shape}): a loss needs at least one sample "
                          f"and one output")
     return y if y.dtype.kind == "f" else y.astype(np.float64)  # kind "f": NumPy's floating types
+
+
+def _cast(name, d, dtype) -> np.ndarray:
+    """d in the prediction's dtype; 1e40 is finite in float64 but inf in float32: refused."""
+    with np.errstate(over="ignore"):
+        cast = d.astype(dtype)
+    if not np.isfinite(cast).all():
+        raise NonFiniteError(f"{name} holds values too large for {np.dtype(dtype)} (largest "
+                             f"|d| = {np.abs(d).max():g}); scale the targets")
+    return cast
 
 
 class Loss:
@@ -77,7 +87,8 @@ class Loss:
         if d.shape != tuple(shape):
             raise ShapeError(f"{self.name}: {name} has shape {d.shape} but prediction y has "
                              f"shape {tuple(shape)}")
-        d = d.astype(dtype, copy=False)
+        if d.dtype != dtype:
+            d = _cast(name, d, dtype)
         self.check_target_range(d)
         return d
 
