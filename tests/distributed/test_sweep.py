@@ -204,6 +204,36 @@ def test_bad_train_option_is_refused_before_any_trial(tmp_path):
     assert store.rows() == []
 
 
+@pytest.mark.parametrize("option, values, named", [
+    ("lr", [0.1, -1.0], "invalid --lr: -1.0"),
+    ("hidden", ["8", "0"], "--hidden"),
+    ("val_size", [0.1, 1.5], "--val-size"),
+])
+def test_a_value_out_of_range_is_refused_before_any_trial(tmp_path, option, values, named):
+    """Checked as `handgrad train` checks it, not submitted to fail later as a trial."""
+    space = parse_space({"data": "iris", option: values})
+    store = open_store(tmp_path / "r.jsonl")
+    with pytest.raises(OptionError) as err:
+        sweep.run_sweep(space, tmp_path, client=None, store=store)
+    assert named in str(err.value) and "not a valid `handgrad train` command" in str(err.value)
+    assert store.rows() == []
+
+
+def test_an_option_under_the_sweep_header_is_named_as_misplaced():
+    with pytest.raises(OptionError, match=r"\['lr'\] are `handgrad train` options: put them above"):
+        parse_space({"sweep": {"samples": 2, "lr": [0.1]}, "seed": [0, 1]})
+
+
+def test_the_documented_space_parses():
+    """docs/scaling.md's example space is valid TOML and a valid space, as written."""
+    import tomllib
+
+    doc = (Path(__file__).parents[2] / "docs" / "scaling.md").read_text()
+    block = doc.split("```toml\n", 1)[1].split("```", 1)[0]
+    space = parse_space(tomllib.loads(block))
+    assert space.halving and "optimizer" in space.swept and space.trials()
+
+
 def test_random_draws_are_reproducible_and_in_range():
     space = parse_space({"optimizer": ["sgd", "adam"],
                          "lr": {"log_uniform": [1e-3, 1e-1]}, "hidden": {"choice": ["8", "16"]},

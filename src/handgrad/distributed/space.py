@@ -149,8 +149,14 @@ def _sweep_settings(space: Space, table, source: str) -> None:
         raise OptionError(f"{source}: [sweep] must be a table, got {table!r}")
     unknown = sorted(set(table) - set(SWEEP_KEYS))
     if unknown:
+        # TOML puts every key after a [sweep] header into that table: options belong above it
+        from handgrad.cli.train import DEFAULTS
+
+        misplaced = [k for k in unknown if k.replace("-", "_") in DEFAULTS]
+        hint = (f"; {misplaced} are `handgrad train` options: put them above the [sweep] header "
+                f"(TOML puts every key after a header into that table)" if misplaced else "")
         raise OptionError(f"{source}: unknown [sweep] key(s) {unknown} "
-                          f"(expected: {', '.join(SWEEP_KEYS)})")
+                          f"(expected: {', '.join(SWEEP_KEYS)}){hint}")
     for key in ("samples", "seed", "min_epochs", "eta"):
         if key in table:
             value = table[key]

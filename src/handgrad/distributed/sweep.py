@@ -213,8 +213,10 @@ def _row(future, settings, budget) -> dict:
 
 
 def _check_arguments(trials, source: str) -> None:
-    """Every trial's options parse as ``handgrad train`` arguments (before any is submitted)."""
+    """Every trial's options parse as ``handgrad train`` arguments and pass its checks of each
+    value (type and range, as ``handgrad train`` checks them) before any trial is submitted."""
     from handgrad.cli import main
+    from handgrad.cli.train import resolve
 
     parser = main.build_parser()
     # argparse exits on a bad command line; handgrad's own parser may raise its UsageError instead
@@ -223,11 +225,16 @@ def _check_arguments(trials, source: str) -> None:
         err = io.StringIO()
         try:
             with contextlib.redirect_stderr(err):
-                parser.parse_args(["train", *train_argv(settings)])
+                args = parser.parse_args(["train", *train_argv(settings)])
         except errors as error:
             lines = (err.getvalue().strip() or str(error)).splitlines()
             raise OptionError(f"{source}: the trial {settings} is not a valid `handgrad train` "
                               f"command: {lines[-1] if lines else 'bad arguments'}") from None
+        try:
+            resolve(args)
+        except OptionError as error:
+            raise OptionError(f"{source}: the trial {settings} is not a valid `handgrad train` "
+                              f"command: {error}") from None
 
 
 # --- reading the results --------------------------------------------------------------------------
