@@ -356,7 +356,8 @@ def bfgs_update(H: np.ndarray, s: np.ndarray, y: np.ndarray) -> np.ndarray:
 class BFGS(_LineSearchMethod):
     """BFGS (Broyden, Fletcher, Goldfarb, Shanno 1970; 001, "Issues: 1. The Hessian"; Nocedal &
     Wright, Algorithm 6.1): a full n x n approximation H_k of the inverse Hessian H_E^-1, built
-    from the gradients the steps see, in place of Newton's H_E^-1 in W(k+1) = W(k) - eta H_E^-1 grad.
+    from the gradients the steps see, in place of Newton's H_E^-1 in
+    W(k+1) = W(k) - eta H_E^-1 grad E.
 
     input: eta (``lr``), ``line_search``, the Wolfe constants c1, c2 (``c1``, ``c2``),
         ``tolerance_grad``, n's limit (``max_params``), lambda_2 (``weight_decay`` or ``l2``),
