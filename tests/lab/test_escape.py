@@ -30,3 +30,24 @@ def test_a_large_rate_with_decay_escapes_where_a_small_one_stays():
 def test_a_rate_that_never_exceeds_2_eta_opt_does_not_escape():
     res = run_escape(verbose=False, config=EscapeConfig(seeds=50, eta0=0.07, beta=0.001))
     assert res.outcome("decay").fraction < 0.3 and "does NOT hold" in res.verdict
+
+
+def _line(verdict, start):
+    return next(line for line in verdict.splitlines() if line.strip().startswith(start))
+
+
+def test_the_verdict_compares_the_rates_with_the_measured_limits():
+    """docs/lab.md's second example: 0.07 is below both limits (0.075, 1.28) and nothing moves;
+    the verdict once said "> 2 eta_opt of both", "never settles" and "escapes" regardless."""
+    res = run_escape(verbose=False, config=EscapeConfig(seeds=20, eta0=0.07, beta=0.001))
+    large = _line(res.verdict, "large constant")
+    assert "(< 2 eta_opt of both)" in large and "stays where it starts" in large
+    assert "never settles" not in large and "escapes" not in _line(res.verdict, "eta_0")
+    assert "eta_0 is already below" in res.verdict
+    between = run_escape(verbose=False, config=EscapeConfig(seeds=20, eta0=0.5))
+    assert "> 2 eta_opt of the poor minimum, < that of the better one" in \
+        _line(between.verdict, "large constant")
+    default = run_escape(verbose=False, config=EscapeConfig(seeds=20))
+    assert "(> 2 eta_opt of both)" in _line(default.verdict, "large constant")
+    assert "never settles" in _line(default.verdict, "large constant")
+    assert "escapes, then settles" in _line(default.verdict, "eta_0")

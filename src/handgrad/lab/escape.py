@@ -140,30 +140,65 @@ def run_escape(outputs: Outputs | None = None, verbose: bool = True,
                     plot=lambda png: _plot(result, png))
 
 
+def _relation(eta: float, limits: tuple[float, float]) -> str:
+    """Where a rate sits against the two stability limits 2 eta_opt = 2 / E'' (poor, better)."""
+    poor, better = limits
+    if eta < poor:
+        return "< 2 eta_opt of both"
+    if eta > better:
+        return "> 2 eta_opt of both"
+    return "> 2 eta_opt of the poor minimum, < that of the better one"
+
+
+def _behaviour(r: EscapeResult, o: ScheduleOutcome) -> str:
+    """What the runs did, measured: left the poor basin or not, settled or not."""
+    in_poor = o.paths[0] < r.barrier
+    ever_left = np.any(o.paths > r.barrier, axis=0)
+    escaped = float(np.mean(ever_left[in_poor])) if in_poor.any() else 0.0
+    tail = o.paths[-max(2, r.config.steps // 10):]
+    settled = float(np.mean(np.ptp(tail, axis=0) < 1e-3))
+    spread = float(np.ptp(o.paths[-20:], axis=0).mean())
+    moves = (f"{escaped:.0%} of the poor-basin starts leave it"
+             if in_poor.any() else "no start in the poor basin")
+    if settled == 1.0:
+        how = "stays where it starts" if escaped == 0 else "escapes, then settles"
+    elif settled == 0.0:
+        how = ("never settles" if escaped == 0 else "escapes, never settles")
+    else:
+        how = f"{'escapes; ' if escaped else ''}{settled:.0%} settle"
+    return f"{how} ({moves}; spread of the last 20 steps {spread:.2g})"
+
+
 def _verdict(r: EscapeResult) -> str:
     cfg = r.config
     (wp, Ep, Hp), (wg, Eg, Hg) = r.minima[0], r.minima[-1]
+    limits = (2 / Hp, 2 / Hg)
     small, large, decay = (r.outcome(n) for n in ("small", "large", "decay"))
     in_poor = float(np.mean(small.paths[0] < r.barrier))
-    crossing = np.flatnonzero(decay.etas < 2 / Hg)
+    below = np.flatnonzero(decay.etas < 2 / Hg)
+    if below.size == 0:
+        when = f"; eta never falls below {2 / Hg:.2f} in {cfg.steps} steps"
+    elif below[0] == 0:
+        when = f"; eta_0 is already below {2 / Hg:.2f}"
+    else:
+        when = f"; eta < {2 / Hg:.2f} from step {below[0]}"
     lines = [
         f"E(w) has a poor minimum at w = {wp:.2f} (E = {Ep:.3f}, E'' = {Hp:.1f}, 2 eta_opt = "
         f"{2 / Hp:.3f}) and a better one at w = {wg:.2f} (E = {Eg:.3f}, E'' = {Hg:.2f}, "
         f"2 eta_opt = {2 / Hg:.2f}). {cfg.seeds} starts in [{cfg.start_low:g}, "
         f"{cfg.start_high:g}] ({100 * in_poor:.0f}% in the poor basin), {cfg.steps} steps; "
         f"fraction that ends settled in the better minimum:",
-        f"  small constant eta = {cfg.eta_small:g} (< 2 eta_opt of both)   {small.fraction:6.1%}"
-        f"   stays where it starts",
-        f"  large constant eta = {cfg.eta0:g} (> 2 eta_opt of both)   {large.fraction:6.1%}"
-        f"   never settles (spread of the last 20 steps "
-        f"{np.ptp(large.paths[-20:], axis=0).mean():.2f})",
-        f"  eta_0 = {cfg.eta0:g}, decayed by e^(-{cfg.beta:g} k)           {decay.fraction:6.1%}"
-        f"   escapes, then settles once eta < {2 / Hg:.2f}"
-        + (f" (step {crossing[0]})" if crossing.size else ""),
+        f"  small constant eta = {cfg.eta_small:g} ({_relation(cfg.eta_small, limits)})   "
+        f"{small.fraction:6.1%}   {_behaviour(r, small)}",
+        f"  large constant eta = {cfg.eta0:g} ({_relation(cfg.eta0, limits)})   "
+        f"{large.fraction:6.1%}   {_behaviour(r, large)}",
+        f"  eta_0 = {cfg.eta0:g} ({_relation(cfg.eta0, limits)}), decayed by e^(-{cfg.beta:g} k)"
+        f"   {decay.fraction:6.1%}   {_behaviour(r, decay)}{when}",
         ("The notes' claim holds: " if decay.fraction > max(small.fraction, large.fraction)
          else "The notes' claim does NOT hold here: ")
         + f"the large, decaying rate finds the better minimum from {decay.fraction:.0%} of the "
-          f"starts, against {small.fraction:.0%} with the small rate.",
+          f"starts, against {small.fraction:.0%} with the small rate and {large.fraction:.0%} "
+          f"with the large constant one.",
     ]
     return "\n".join(lines)
 
