@@ -40,8 +40,8 @@ def main():
     dtype = np.dtype(a.dtype)
     ds = load_dataset("digits", seed=0, dtype=dtype)
     x, d = ds.x_train[:a.rows], ds.d_train[:a.rows]
-    task = Task("classification", "cross_entropy", len(ds.classes), "softmax")
-    model = MLP([ds.n_features, a.hidden, task.n_outputs], activation="tanh", output="softmax",
+    task = Task("classification", "cross_entropy", len(ds.classes), "identity")
+    model = MLP([ds.n_features, a.hidden, task.n_outputs], activation="tanh", output="identity",
                 rng=0, dtype=dtype, dropout=a.dropout, batchnorm=a.batchnorm)
     options = {"weight_decay": a.weight_decay} if a.weight_decay else {}
     optimizer = get_optimizer(a.optimizer, model, lr=a.lr, **options)
