@@ -77,7 +77,8 @@ def test_evaluate_regression_reports_on_the_original_scale(regression_run, capsy
     x = read_feature_csv(path, ["a", "b", "c"])
     d = read_feature_csv(path, ["price"])[:, 0]
     task, y, meta = library_outputs(run / "model.safetensors", x)
-    values = y[:, 0] * meta["target_scale"]["std"] + meta["target_scale"]["mean"]
+    # in float64, whatever the model's dtype: y std + mean in float32 rounds large targets
+    values = y[:, 0].astype(np.float64) * meta["target_scale"]["std"] + meta["target_scale"]["mean"]
     assert everything["mse"] == pytest.approx(np.mean((values - d) ** 2))
     assert everything["mae"] == pytest.approx(np.mean(np.abs(values - d)))
 
@@ -135,7 +136,8 @@ def test_predict_regression_values(regression_run, tmp_path):
     assert written[0] == ["prediction"]
     x = read_feature_csv(path, ["a", "b", "c"])
     task, y, meta = library_outputs(run / "model.safetensors", x)
-    values = y[:, 0] * meta["target_scale"]["std"] + meta["target_scale"]["mean"]
+    # in float64, whatever the model's dtype: y std + mean in float32 rounds large targets
+    values = y[:, 0].astype(np.float64) * meta["target_scale"]["std"] + meta["target_scale"]["mean"]
     np.testing.assert_allclose([float(r[0]) for r in written[1:]], values, rtol=1e-12)
 
 

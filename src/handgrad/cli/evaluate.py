@@ -22,7 +22,7 @@ import numpy as np
 from handgrad import io
 from handgrad.data.columns import select
 from handgrad.data.datasets import FIXED_TEST_ROWS, data_key, is_named_set, load_raw, split
-from handgrad.data.preprocessing import Frame, Preprocessor
+from handgrad.data.preprocessing import Frame, Preprocessor, TargetScaler
 from handgrad.errors import DataError, ModelFileError, NonFiniteError, ShapeError
 from handgrad.train import metrics
 from handgrad.train.task import Task
@@ -122,7 +122,7 @@ class SavedModel:
         """Class indices, or regression values on the target's original scale."""
         values = self.task.predict(y)
         if self.task.kind == "regression" and self.target_scale:
-            values = values * self.target_scale["std"] + self.target_scale["mean"]
+            values = TargetScaler(**self.target_scale).inverse(values)  # float64, as training
         return values
 
     def class_indices(self, labels, source: str) -> np.ndarray:

@@ -264,7 +264,10 @@ def load_dataset(name="digits", target: str | None = None, *, test_size: float =
     """A named set (digits, iris, wine, breast_cancer, diabetes, ...) or a CSV/Parquet file (a
     str or a Path), split and preprocessed. ``target`` names a file's target column; ``impute``
     (None, "mean", "median", "most_frequent") fills missing feature values, which are otherwise
-    an error; ``encoding`` is a file's text encoding (default UTF-8)."""
+    an error; ``encoding`` is a file's text encoding (default UTF-8). The features are in
+    ``dtype``; regression targets stay float64 in their own units (``scaled_targets`` gives them
+    standardised in ``dtype`` for training): in float32 a target near 1e7 is rounded to whole
+    units, and the test metrics would be measured against the rounded values."""
     test_size, val_size = check_sizes(test_size, val_size)
     seed = check_int("seed", seed, 0, 2**32 - 1)
     standardize = check_bool("standardize", standardize)
@@ -288,7 +291,7 @@ def load_dataset(name="digits", target: str | None = None, *, test_size: float =
     target_scaler = None
     if task == "regression":
         target_scaler = TargetScaler.fit(dt)
-        dt, dv, ds = (None if a is None else np.asarray(a, dtype=dtype) for a in (dt, dv, ds))
+        dt, dv, ds = (None if a is None else np.asarray(a, dtype=np.float64) for a in (dt, dv, ds))
     return Dataset(name=sources.short_name(name), task=task, suggested_loss=SUGGESTED_LOSS.get(key),
                    x_train=prep_x(ft), d_train=dt, x_val=prep_x(fv), d_val=dv,
                    x_test=prep_x(fs), d_test=ds, classes=list(classes or []),

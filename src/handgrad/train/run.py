@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from handgrad import io
+from handgrad.data.preprocessing import TargetScaler
 from handgrad.train import metrics, plots
 from handgrad.train.trainer import predict_outputs
 
@@ -51,7 +52,8 @@ def test_report(model, task, x, d, target_scale) -> dict:
     else:
         values = task.predict(y)
         if target_scale:
-            values = values * target_scale["std"] + target_scale["mean"]
+            # in float64: a float32 y std + mean rounds a target near 1e7 to whole units
+            values = TargetScaler(**target_scale).inverse(values)
         report = metrics.regression_report(d, values)
     return report
 
