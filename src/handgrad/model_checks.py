@@ -210,6 +210,21 @@ def check_metadata(meta: dict, declared: Declared) -> None:
         _check_scaler(meta["scaler"], n_numeric)
     if meta.get("target_scale") is not None:
         _check_target_scale(meta["target_scale"], declared.n_out)
+    if meta.get("data_file") is not None:
+        _check_data_file(meta["data_file"])
+
+
+def _check_data_file(record) -> None:
+    """{"paths": [str, ...], "sha256": 64 hex digits}: the training data's identity."""
+    if not isinstance(record, dict) or set(record) != {"paths", "sha256"}:
+        raise ValueError("data_file must be an object with exactly paths and sha256")
+    paths, digest = record["paths"], record["sha256"]
+    if not (isinstance(paths, list) and 1 <= len(paths) <= 2 and
+            all(isinstance(p, str) and p for p in paths)):
+        raise ValueError("data_file paths must be one or two non-empty strings")
+    if not (isinstance(digest, str) and len(digest) == 64 and
+            all(c in "0123456789abcdef" for c in digest)):
+        raise ValueError("data_file sha256 must be 64 lowercase hex digits")
 
 
 def _names(values, what: str) -> list[str]:

@@ -8,7 +8,8 @@ standardisation), the target scaling (regression) and the feature names.
 
 Which rows are scored (``--split``): for the data the model was trained on, ``auto`` reproduces the
 training run's split (same seed and sizes) and scores its test part, so the figures match the run's
-metrics.json; for any other data it scores every row.
+metrics.json; for any other data it scores every row. A file is the training data when its content
+is (the model file records the digest): not by its name, which another folder may reuse.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from handgrad import io
 from handgrad.data.columns import select
 from handgrad.data.datasets import FIXED_TEST_ROWS, data_key, is_named_set, load_raw, split
 from handgrad.data.preprocessing import Frame, Preprocessor, TargetScaler
+from handgrad.data.sources import data_file_record
 from handgrad.errors import DataError, ModelFileError, NonFiniteError, ShapeError
 from handgrad.train import metrics
 from handgrad.train.task import Task
@@ -155,20 +157,44 @@ def label_key(value) -> str:
 
 
 # --- evaluate -------------------------------------------------------------------------------------
-def same_data(data: str, trained_on) -> bool:
-    """Whether DATA names the data the model was trained on (same name or same file)."""
+def same_data(data: str, saved: SavedModel) -> bool:
+    """Whether DATA is the data the model was trained on: the same named set, or a file with the
+    same content (the model file records its digest). Without that record (older files), the same
+    name or path."""
+    trained_on, record = saved.settings.get("data"), saved.meta.get("data_file")
     if trained_on is None:
         return False
-    if data == trained_on or data.lower().replace("-", "_") == str(trained_on).lower():
+    if is_named_set(data) or is_named_set(trained_on):
+        return data.lower().replace("-", "_") == str(trained_on).lower().replace("-", "_")
+    if record is not None:
+        return _digest(data) == record["sha256"]
+    if data == trained_on:
         return True
     a, b = Path(data), Path(str(trained_on))
     return a.is_file() and b.is_file() and a.resolve() == b.resolve()
+
+
+def _digest(data: str) -> str | None:
+    try:
+        return data_file_record(data)["sha256"]
+    except OSError:
+        return None
+
+
+def check_training_data(saved: SavedModel, data: str) -> None:
+    """The training run's splits are defined on its own data: refuse another file (or the same
+    file changed since) rather than split it as if it were that data."""
+    if not same_data(data, saved):
+        raise DataError(f"{data} is not the data {saved.path} was trained on "
+                        f"({saved.settings.get('data')}, checked by content): its train/val/test "
+                        f"splits exist only there; use --split all")
 
 
 def select_rows(saved: SavedModel, frame, d, which: str, data: str, classes=None):
     """The rows of ``which`` split, reproducing the training run's split from its settings."""
     if which == "all":
         return frame, d
+    check_training_data(saved, data)
     s = saved.settings
     try:
         test_size, val_size, seed = s["test_size"], s["val_size"], s["seed"]
@@ -214,7 +240,7 @@ def evaluate(saved: SavedModel, data: str, target: str | None = None, which: str
     else:
         d, split_classes = np.asarray(d, dtype=np.float64), None
     if which == "auto":
-        which = "test" if same_data(data, saved.settings.get("data")) else "all"
+        which = "test" if same_data(data, saved) else "all"
     # d holds the model's class indices, which are the training run's (sorted labels), so the
     # stratified split below draws the training run's rows
     frame, d = select_rows(saved, frame, d, which, data, split_classes)

@@ -118,9 +118,20 @@ def run(args) -> int:
     return 0
 
 
+def training_data_name(saved: SavedModel):
+    """The training data as a data name that reads from any folder: the file's absolute path
+    where the model file records it (the settings hold the path as typed, relative to where
+    training ran)."""
+    data, record = saved.settings.get("data"), saved.meta.get("data_file")
+    if data is None or record is None:
+        return data
+    paths = record["paths"]
+    return f"idx:{','.join(paths)}" if str(data).lower().startswith("idx:") else paths[0]
+
+
 def example_rows(saved: SavedModel, encoding: str | None = None):
     """(header, rows): the raw feature columns of the training run's test split."""
-    data = saved.settings.get("data")
+    data = training_data_name(saved)
     if not data or not saved.feature_names:
         raise DataError(f"{saved.path} does not record its training data and feature names; "
                         "write the input CSV by hand: a header naming the feature columns")

@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import functools
 import gzip
+import hashlib
 import random
 import zlib
 from pathlib import Path
@@ -256,6 +257,35 @@ def load_scheme(name: str):
     if not sep or scheme.lower() not in SCHEMES:
         return None
     return SCHEMES[scheme.lower()](argument)
+
+
+def data_files(name) -> list[Path]:
+    """The files a data name reads (a CSV/Parquet file, or an ``idx:`` pair); none for a named
+    set."""
+    text = str(name)
+    scheme, sep, argument = text.partition(":")
+    if not isinstance(name, Path) and sep and scheme.lower() == "idx":
+        return [Path(p.strip()) for p in argument.split(",")]
+    key = text.lower().replace("-", "_")
+    if not isinstance(name, Path) and (key in EXTRA_SETS or key in SKLEARN_NAMES):
+        return []
+    return [Path(text)]
+
+
+def data_file_record(name) -> dict | None:
+    """What identifies a data file beyond its name: {"paths": absolute paths, "sha256": digest of
+    the bytes}; None for a named set. The model file keeps it, so ``evaluate`` and ``predict
+    --write-example`` find the training split in the training data only (a file of the same name
+    in another folder, or the same file changed since, is not it)."""
+    files = data_files(name)
+    if not files:
+        return None
+    digest = hashlib.sha256()
+    for path in files:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    return {"paths": [str(p.resolve()) for p in files], "sha256": digest.hexdigest()}
 
 
 def short_name(name) -> str:

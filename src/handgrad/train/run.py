@@ -15,6 +15,7 @@ import numpy as np
 
 from handgrad import io
 from handgrad.data.preprocessing import TargetScaler
+from handgrad.data.sources import data_file_record
 from handgrad.train import metrics, plots
 from handgrad.train.trainer import predict_outputs
 
@@ -30,6 +31,8 @@ def model_metadata(ds, task, target_scale, settings: dict) -> dict:
             "feature_names": list(ds.feature_names), "target_name": ds.target_name,
             "data": ds.name, "target_scale": target_scale,
             "settings": {k: v for k, v in settings.items() if _jsonable(v)}}
+    if settings.get("data") is not None:
+        meta["data_file"] = data_file_record(settings["data"])
     prep = getattr(ds, "preprocessor", None)
     if prep is not None:
         meta["input_names"] = list(prep.input_names)
