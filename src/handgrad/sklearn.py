@@ -366,9 +366,14 @@ class _BaseMLP(BaseEstimator):
     def load(cls, path):
         """An estimator saved by :meth:`save`; executes no code from the file."""
         model, extra = io.load_model(path, with_metadata=True)
-        if extra.get("estimator") != cls.__name__:
-            raise ModelFileError(f"{path} holds a {extra.get('estimator')!r}, not a "
-                                 f"{cls.__name__}")
+        held = extra.get("estimator")
+        if held is None:
+            raise ModelFileError(f"{path} is a model file but not a saved estimator (no "
+                                 f"'estimator' in its metadata; a `handgrad train` model?): load it "
+                                 f"with handgrad.io.load_model, or save a {cls.__name__} with "
+                                 f"its .save()")
+        if held != cls.__name__:
+            raise ModelFileError(f"{path} holds a {held!r}, not a {cls.__name__}")
         params = dict(extra["params"])
         params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
         est = cls(**params)

@@ -267,6 +267,11 @@ def test_safe_save_and_load(tmp_path, iris):
     with pytest.raises(ModelFileError, match="MLPClassifier"):
         MLPRegressor.load(tmp_path / "clf.hg")
     assert b"pickle" not in (tmp_path / "clf.hg").read_bytes()[:8]
+    from handgrad import io
+
+    io.save_model(tmp_path / "plain.safetensors", clf.model_, {"data": "iris"})
+    with pytest.raises(ModelFileError, match="not a saved estimator.*handgrad.io.load_model"):
+        MLPClassifier.load(tmp_path / "plain.safetensors")
 
     Xr, Yr = make_regression(50, 3, n_targets=2, random_state=0)
     reg = MLPRegressor((8,), max_iter=5, random_state=0).fit(Xr, 100 + Yr)
