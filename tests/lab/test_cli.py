@@ -38,7 +38,7 @@ def test_errors_are_named(capsys):
     with pytest.raises(ValueError, match="lab experiment"):
         lab.get_experiment("nope")
     assert main(["lab", "quadratic", "--a", "-1", "--out", "unused"]) == 2
-    assert "invalid a=-1" in capsys.readouterr().err
+    assert "invalid a (--a): -1 (expected a finite number > 0)" in capsys.readouterr().err
     try:                               # argparse's usage error: exit status 2 either way
         code = main(["lab", "nope"])
     except SystemExit as exit_:

@@ -68,7 +68,7 @@ def test_two_dimensional_newton_and_rescaled():
 
 
 def test_bad_options_are_named():
-    with pytest.raises(ValueError, match="a="):
+    with pytest.raises(ValueError, match=r"invalid a \(--a\): -1 "):
         QuadraticConfig(a=-1.0)
     with pytest.raises(ValueError, match="eigenvalues"):
         QuadraticConfig(eigenvalues=(1.0, -2.0))

@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
 from handgrad.lab import plotting
-from handgrad.lab.common import Outputs, conclude, require, sine_regression
+from handgrad.lab.common import (Outputs, POSITIVE, at_least, check_config, conclude, require,
+                                 sine_regression)
 from handgrad.lab.training import epoch, full_loss
 from handgrad.nn import MLP, get_loss
 from handgrad.optim import get_optimizer
@@ -43,14 +45,21 @@ class BatchingConfig:
     draws: int = 300                 # random batches per size for the gradient variance
     seed: int = 0                    # seed of the data, the weights and the batches
 
+    RANGES: ClassVar[dict] = {
+        "batch_sizes": at_least(1),
+        "lr": POSITIVE,
+        "epochs": at_least(2),
+        "samples": at_least(8),
+        "hidden": at_least(1),
+        "draws": at_least(10),
+        "seed": at_least(0),
+    }
+
     def __post_init__(self):
+        check_config(self)
         require(len(self.batch_sizes) >= 1 and all(
             isinstance(b, int) and 1 <= b < self.samples for b in self.batch_sizes),
             "batch_sizes", self.batch_sizes, f"integers in [1, samples = {self.samples})")
-        require(self.lr > 0, "lr", self.lr, "a positive learning rate")
-        require(self.epochs >= 2, "epochs", self.epochs, "at least 2")
-        require(self.samples >= 8, "samples", self.samples, "at least 8")
-        require(self.draws >= 10, "draws", self.draws, "at least 10")
 
 
 @dataclass

@@ -24,11 +24,13 @@ accuracy costs ten (or three) times more steps, where the quadratic pays a fixed
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
 from handgrad.lab import plotting
-from handgrad.lab.common import Outputs, conclude, require
+from handgrad.lab.common import (NONZERO, Outputs, POSITIVE, at_least, check_config, conclude,
+                                 require)
 
 COLORS = {"quadratic": "#1f77b4", "quartic": "#d62728", "logistic": "#2ca02c"}
 
@@ -42,7 +44,17 @@ class ConvergenceConfig:
     convex_steps: int = 20000        # gradient steps on the convex functions
     w0: float = 1.0                  # every coordinate's start
 
+    RANGES: ClassVar[dict] = {
+        "eigenvalues": POSITIVE,
+        "eta": POSITIVE,
+        "steps": at_least(10),
+        "convex_eta": POSITIVE,
+        "convex_steps": at_least(100),
+        "w0": NONZERO,
+    }
+
     def __post_init__(self):
+        check_config(self)
         require(len(self.eigenvalues) >= 1 and min(self.eigenvalues) > 0, "eigenvalues",
                 self.eigenvalues, "positive curvatures (strongly convex)")
         require(0 < self.eta < 2 / max(self.eigenvalues), "eta", self.eta,
@@ -50,9 +62,6 @@ class ConvergenceConfig:
         require(0 < self.convex_eta <= 1 / (12 * self.w0 ** 2), "convex_eta", self.convex_eta,
                 f"a rate in (0, 1/L], L = 12 w0^2 = {12 * self.w0 ** 2:g} (w^4's largest "
                 "curvature on [-w0, w0])")
-        require(self.steps >= 10, "steps", self.steps, "at least 10")
-        require(self.convex_steps >= 100, "convex_steps", self.convex_steps, "at least 100")
-        require(self.w0 != 0, "w0", self.w0, "a non-zero start")
 
 
 @dataclass

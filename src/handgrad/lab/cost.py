@@ -18,11 +18,13 @@ scales the quadratic cost's delta down. Both runs use handgrad's own losses (``h
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
 from handgrad.lab import plotting
-from handgrad.lab.common import Outputs, conclude, require
+from handgrad.lab.common import (FINITE, FRACTION, Outputs, POSITIVE, PROBABILITY, at_least,
+                                 check_config, conclude, require)
 from handgrad.nn import Linear, Sequential, Sigmoid, get_loss
 from handgrad.optim import get_optimizer
 from handgrad.train.closure import BatchClosure
@@ -42,11 +44,19 @@ class CostConfig:
     epochs: int = 300                # gradient steps
     tol: float = 0.5                 # "learned": |a - y| below this (0.5: on the right side)
 
+    RANGES: ClassVar[dict] = {
+        "w0": FINITE,
+        "b0": FINITE,
+        "mild_w0": FINITE,
+        "mild_b0": FINITE,
+        "target": PROBABILITY,
+        "lr": POSITIVE,
+        "epochs": at_least(1),
+        "tol": FRACTION,
+    }
+
     def __post_init__(self):
-        require(0.0 <= self.target <= 1.0, "target", self.target, "a probability in [0, 1]")
-        require(self.lr > 0, "lr", self.lr, "a positive learning rate")
-        require(self.epochs >= 1, "epochs", self.epochs, "at least 1")
-        require(0 < self.tol < 1, "tol", self.tol, "a distance in (0, 1)")
+        check_config(self)
 
 
 @dataclass

@@ -19,11 +19,13 @@ the loss starts to grow.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
 from handgrad.lab import plotting
-from handgrad.lab.common import Outputs, conclude, require, sine_regression
+from handgrad.lab.common import (NONNEGATIVE, Outputs, POSITIVE, Span, at_least, check_config,
+                                 conclude, require, sine_regression)
 from handgrad.lab.hessian import extreme_eigenvalues, hessian, train_to_minimum
 from handgrad.nn import MLP, get_loss
 from handgrad.train.closure import BatchClosure
@@ -47,16 +49,29 @@ class CurvatureConfig:
     bisections: int = 12             # refine the measured threshold between sweep points
     seed: int = 0                    # seed of the data, the weights and the perturbation
 
+    RANGES: ClassVar[dict] = {
+        "sizes": at_least(1),
+        "l2": NONNEGATIVE,
+        "samples": at_least(2),
+        "full_up_to": at_least(1),
+        "sweep_from": POSITIVE,
+        "sweep_to": POSITIVE,
+        "sweep_points": at_least(3),
+        "steps": at_least(10),
+        "perturbation": POSITIVE,
+        "growth": Span(1, low_open=True),
+        "bisections": at_least(0),
+        "seed": at_least(0),
+    }
+
     def __post_init__(self):
+        check_config(self)
         require(len(self.sizes) >= 2 and self.sizes[0] == 1 and self.sizes[-1] == 1, "sizes",
                 self.sizes, "widths starting and ending with 1, e.g. 1,12,1")
         require(self.method in ("auto", "full", "lanczos"), "method", self.method,
                 "auto, full or lanczos")
         require(0 < self.sweep_from < 1 < self.sweep_to, "sweep_from/sweep_to",
                 (self.sweep_from, self.sweep_to), "0 < from < 1 < to")
-        require(self.sweep_points >= 3, "sweep_points", self.sweep_points, "at least 3")
-        require(self.steps >= 10, "steps", self.steps, "at least 10")
-        require(self.growth > 1, "growth", self.growth, "a factor above 1")
 
 
 @dataclass

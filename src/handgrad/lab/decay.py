@@ -18,11 +18,13 @@ stalls above it; a rate that decays too fast (1/(k+1)^2) freezes the weights bef
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
 from handgrad.lab import plotting
-from handgrad.lab.common import Outputs, conclude, require, sine_regression
+from handgrad.lab.common import (FRACTION, Outputs, POSITIVE, at_least, check_config, conclude,
+                                 sine_regression)
 from handgrad.nn import MLP, get_loss
 from handgrad.errors import unknown_option
 from handgrad.train.closure import BatchClosure
@@ -49,13 +51,26 @@ class DecayConfig:
     patience: int = 5                # plateau: epochs without improvement before reducing
     seed: int = 0                    # seed of the data, the weights and the batches
 
+    RANGES: ClassVar[dict] = {
+        "eta0": POSITIVE,
+        "epochs": at_least(1),
+        "batch_size": at_least(1),
+        "samples": at_least(2),
+        "noise": POSITIVE,
+        "hidden": at_least(1),
+        "beta": POSITIVE,
+        "step_size": at_least(1),
+        "gamma": FRACTION,
+        "alpha": FRACTION,
+        "patience": at_least(1),
+        "seed": at_least(0),
+    }
+
     def __post_init__(self):
+        check_config(self)
         for name in self.schedules:
             if name not in SCHEDULE_NAMES:
                 raise unknown_option("schedule", name, SCHEDULE_NAMES)
-        require(self.eta0 > 0, "eta0", self.eta0, "a positive learning rate")
-        require(self.epochs >= 1, "epochs", self.epochs, "at least 1")
-        require(self.batch_size >= 1, "batch_size", self.batch_size, "at least 1")
 
 
 @dataclass

@@ -26,11 +26,12 @@ and the experiment counts the fraction of starts that end in the better minimum.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
 from handgrad.lab import plotting
-from handgrad.lab.common import Outputs, conclude, require
+from handgrad.lab.common import FINITE, Outputs, POSITIVE, at_least, check_config, conclude, require
 
 COLORS = {"small": "#7f7f7f", "large": "#d62728", "decay": "#1f77b4"}
 
@@ -46,12 +47,19 @@ class EscapeConfig:
     start_high: float = -0.5         # (the poor minimum's basin by default)
     seed: int = 0                    # seed of the starts
 
+    RANGES: ClassVar[dict] = {
+        "eta_small": POSITIVE,
+        "eta0": POSITIVE,
+        "beta": POSITIVE,
+        "steps": at_least(10),
+        "seeds": at_least(1),
+        "start_low": FINITE,
+        "start_high": FINITE,
+        "seed": at_least(0),
+    }
+
     def __post_init__(self):
-        require(self.eta_small > 0, "eta_small", self.eta_small, "a positive rate")
-        require(self.eta0 > 0, "eta0", self.eta0, "a positive rate")
-        require(self.beta > 0, "beta", self.beta, "a positive decay rate")
-        require(self.steps >= 10, "steps", self.steps, "at least 10")
-        require(self.seeds >= 1, "seeds", self.seeds, "at least 1")
+        check_config(self)
         require(self.start_low < self.start_high, "start_high", self.start_high,
                 f"above start_low = {self.start_low}")
 

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
 from handgrad.check import TensorCheck, central_differences
 from handgrad.lab import plotting, scalar_backprop
-from handgrad.lab.common import Outputs, require, say
+from handgrad.lab.common import Outputs, POSITIVE, Span, at_least, check_config, require, say
 from handgrad.nn import MLP, Linear, get_loss
 from handgrad.nn.activations import Activation, Identity
 
@@ -38,10 +39,17 @@ class ExplainConfig:
     precision: int = 4           # digits printed
     scalar: bool = False         # also every weight's derivative in 001's scalar notation
 
+    RANGES: ClassVar[dict] = {
+        "sizes": at_least(1),
+        "seed": at_least(0),
+        "eps": POSITIVE,
+        "precision": Span(1, 17),
+    }
+
     def __post_init__(self):
+        check_config(self)
         require(len(self.sizes) >= 2 and min(self.sizes) >= 1, "sizes", self.sizes,
                 "at least two positive widths, e.g. 3,4,2")
-        require(self.eps > 0, "eps", self.eps, "a positive step")
         if self.scalar:
             require(self.loss in scalar_backprop.LOSSES, "loss", self.loss,
                     f"one of {', '.join(scalar_backprop.LOSSES)} with --scalar")

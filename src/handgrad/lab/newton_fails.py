@@ -23,12 +23,13 @@ end the gradient norm and the Hessian's eigenvalues say what each reached.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
 from handgrad.lab import plotting
-from handgrad.lab.common import (Function2D, Outputs, TestFunction, conclude,
-                                 function_closure, require)
+from handgrad.lab.common import (Function2D, Outputs, POSITIVE, TestFunction, at_least,
+                                 check_config, conclude, function_closure)
 from handgrad.lab.hessian import hessian
 from handgrad.nn import MLP, get_loss
 from handgrad.optim import get_optimizer
@@ -50,13 +51,18 @@ class NewtonFailsConfig:
     samples: int = 60                # the network's training points
     seed: int = 0                    # seed of the data and the network's starts
 
+    RANGES: ClassVar[dict] = {
+        "grid": at_least(3),
+        "steps": at_least(1),
+        "net_starts": at_least(1),
+        "net_steps": at_least(1),
+        "init_scale": POSITIVE,
+        "samples": at_least(4),
+        "seed": at_least(0),
+    }
+
     def __post_init__(self):
-        require(self.grid >= 3, "grid", self.grid, "at least 3")
-        require(self.steps >= 1, "steps", self.steps, "at least 1")
-        require(self.net_starts >= 1, "net_starts", self.net_starts, "at least 1")
-        require(self.net_steps >= 1, "net_steps", self.net_steps, "at least 1")
-        require(self.init_scale > 0, "init_scale", self.init_scale, "> 0")
-        require(self.samples >= 4, "samples", self.samples, "at least 4")
+        check_config(self)
 
 
 # --- the surface ----------------------------------------------------------------------------------

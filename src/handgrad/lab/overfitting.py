@@ -20,11 +20,13 @@ and the gap, validation minus training loss at the end, for each.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
 from handgrad.lab import plotting
-from handgrad.lab.common import Outputs, conclude, require, sine_regression
+from handgrad.lab.common import (FRACTION, NONNEGATIVE, Outputs, POSITIVE, at_least, check_config,
+                                 conclude, require, sine_regression)
 from handgrad.lab.training import full_loss
 from handgrad.nn import MLP, get_loss
 from handgrad.optim import get_optimizer
@@ -47,17 +49,24 @@ class OverfittingConfig:
     every: int = 10                  # evaluate train and validation loss every this many steps
     seed: int = 0                    # seed of the data and the weights
 
+    RANGES: ClassVar[dict] = {
+        "samples": at_least(2),
+        "val_samples": at_least(2),
+        "noise": NONNEGATIVE,
+        "hidden": at_least(1),
+        "steps": at_least(10),
+        "lr": POSITIVE,
+        "l2": POSITIVE,
+        "dropout": FRACTION,
+        "patience": at_least(1),
+        "every": at_least(1),
+        "seed": at_least(0),
+    }
+
     def __post_init__(self):
-        require(self.samples >= 2, "samples", self.samples, "at least 2")
-        require(self.val_samples >= 2, "val_samples", self.val_samples, "at least 2")
-        require(self.noise >= 0, "noise", self.noise, ">= 0")
+        check_config(self)
         require(self.steps >= 10 * self.every, "steps", self.steps,
                 f"at least 10 evaluations (10 x every = {10 * self.every})")
-        require(self.lr > 0, "lr", self.lr, "a positive learning rate")
-        require(self.l2 > 0, "l2", self.l2, "a positive lambda")
-        require(0 < self.dropout < 1, "dropout", self.dropout, "a probability in (0, 1)")
-        require(self.patience >= 1, "patience", self.patience, "at least 1")
-        require(self.every >= 1, "every", self.every, "at least 1")
 
 
 @dataclass

@@ -18,12 +18,13 @@ minimum of the four-point loss and the spoiler stays misclassified.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 from scipy.special import expit
 
 from handgrad.lab import plotting
-from handgrad.lab.common import Outputs, conclude, require
+from handgrad.lab.common import Outputs, POSITIVE, Span, at_least, check_config, conclude
 from handgrad.nn import Linear, Sequential, Sigmoid, get_loss
 from handgrad.train.closure import BatchClosure
 
@@ -41,12 +42,18 @@ class PerceptronConfig:
     seed: int = 0                # seed of the initial weights
     seeds: int = 10              # random starts for the count over seeds (0: skip it)
 
+    RANGES: ClassVar[dict] = {
+        "t": POSITIVE,
+        "eps": Span(0, 0.5, low_open=True, high_open=True),
+        "eta": POSITIVE,
+        "epochs": at_least(1),
+        "init_scale": POSITIVE,
+        "seed": at_least(0),
+        "seeds": at_least(0),
+    }
+
     def __post_init__(self):
-        require(self.t > 0, "t", self.t, "a positive distance")
-        require(0 < self.eps < 0.5, "eps", self.eps, "a number in (0, 0.5)")
-        require(self.eta > 0, "eta", self.eta, "a positive learning rate")
-        require(self.epochs >= 1, "epochs", self.epochs, "at least 1")
-        require(self.seeds >= 0, "seeds", self.seeds, "0 or more")
+        check_config(self)
 
 
 @dataclass

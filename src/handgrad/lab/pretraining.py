@@ -22,11 +22,12 @@ what this run measured, also when pretraining does not help.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
 from handgrad.lab import plotting
-from handgrad.lab.common import Outputs, conclude, require
+from handgrad.lab.common import Outputs, POSITIVE, at_least, check_config, conclude, require
 from handgrad.lab.training import epoch, full_loss, linear_layers
 from handgrad.nn import MLP, Linear, Sequential, Sigmoid, get_loss
 from handgrad.optim import get_optimizer
@@ -48,16 +49,22 @@ class PretrainingConfig:
     small: float = 0.1               # the small start: Xavier's weights times this
     seed: int = 0                    # seed of the weights and the batches
 
+    RANGES: ClassVar[dict] = {
+        "hidden": at_least(1),
+        "samples": at_least(20),
+        "epochs": at_least(1),
+        "lr": POSITIVE,
+        "batch_size": at_least(1),
+        "pretrain_epochs": at_least(1),
+        "pretrain_lr": POSITIVE,
+        "small": POSITIVE,
+        "seed": at_least(0),
+    }
+
     def __post_init__(self):
+        check_config(self)
         require(len(self.hidden) >= 1 and min(self.hidden) >= 1, "hidden", self.hidden,
                 "at least one positive width")
-        require(self.samples >= 20, "samples", self.samples, "at least 20")
-        require(self.epochs >= 1, "epochs", self.epochs, "at least 1")
-        require(self.lr > 0, "lr", self.lr, "a positive learning rate")
-        require(self.batch_size >= 1, "batch_size", self.batch_size, "at least 1")
-        require(self.pretrain_epochs >= 1, "pretrain_epochs", self.pretrain_epochs, "at least 1")
-        require(self.pretrain_lr > 0, "pretrain_lr", self.pretrain_lr, "a positive rate")
-        require(self.small > 0, "small", self.small, "a positive factor")
 
 
 @dataclass

@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
 from handgrad.lab import plotting
-from handgrad.lab.common import Outputs, conclude, require, rotated_quadratic
+from handgrad.lab.common import (FINITE, Outputs, POSITIVE, at_least, check_config, conclude,
+                                 require, rotated_quadratic)
 
 
 @dataclass
@@ -45,14 +47,32 @@ class QuadraticConfig:
     max_steps: int = 10000                # give up (no convergence) after this many steps
     plot_steps: int = 25                  # steps drawn in the figure
 
+    RANGES: ClassVar[dict] = {
+        "a": POSITIVE,
+        "b": FINITE,
+        "c": FINITE,
+        "w0": FINITE,
+        "eigenvalues": POSITIVE,
+        "angle": FINITE,
+        "minimum": FINITE,
+        "start": FINITE,
+        "factors": POSITIVE,
+        "rescaled_eta": POSITIVE,
+        "tol": POSITIVE,
+        "max_steps": at_least(1),
+        "plot_steps": at_least(1),
+    }
+
     def __post_init__(self):
-        require(self.a > 0, "a", self.a, "a positive curvature")
+        check_config(self)
         require(len(self.eigenvalues) == 2 and min(self.eigenvalues) > 0, "eigenvalues",
                 self.eigenvalues, "two positive numbers")
         require(len(self.factors) >= 1 and min(self.factors) > 0, "factors", self.factors,
                 "positive multiples of eta_opt")
-        require(self.tol > 0, "tol", self.tol, "a positive tolerance")
         require(self.w0 != -self.b / self.a, "w0", self.w0, "a start away from w* = -b/a")
+        for name in ("minimum", "start"):
+            require(len(getattr(self, name)) == 2, name, getattr(self, name),
+                    "two numbers (a 2-D point), e.g. -1.5,1.5")
 
 
 @dataclass

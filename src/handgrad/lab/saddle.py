@@ -28,11 +28,13 @@ RMSProp, Adam) take full-size steps from the start.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
 from handgrad.lab import plotting
-from handgrad.lab.common import Outputs, conclude, require
+from handgrad.lab.common import (FRACTION, NONNEGATIVE, Outputs, POSITIVE, at_least, check_config,
+                                 conclude, require)
 from handgrad.lab.hessian import hessian, train_to_minimum
 from handgrad.nn import MLP, get_loss
 from handgrad.errors import unknown_option
@@ -61,15 +63,24 @@ class SaddleConfig:
     lr_scale: float = 1.0            # multiplies every rate
     seed: int = 0                    # seed of the data and the perturbation
 
+    RANGES: ClassVar[dict] = {
+        "hidden": at_least(1),
+        "samples": at_least(2),
+        "steps": at_least(1),
+        "perturbation": NONNEGATIVE,
+        "escape": FRACTION,
+        "lr_scale": POSITIVE,
+        "seed": at_least(0),
+    }
+
     def __post_init__(self):
+        check_config(self)
         require(self.start in ("zero", "symmetric"), "start", self.start, "zero or symmetric")
         require(self.hidden >= 1 if self.start == "zero" else self.hidden >= 2, "hidden",
                 self.hidden, "at least 1 (zero) or 2 (symmetric)")
         for name in self.optimizers:
             if name not in OPTIMIZER_NAMES:
                 raise unknown_option("optimizer", name, OPTIMIZER_NAMES)
-        require(self.perturbation >= 0, "perturbation", self.perturbation, ">= 0")
-        require(0 < self.escape < 1, "escape", self.escape, "a fraction in (0, 1)")
 
 
 @dataclass

@@ -19,11 +19,13 @@ reported.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
 from handgrad.lab import plotting
-from handgrad.lab.common import Outputs, conclude, require, two_spirals
+from handgrad.lab.common import (Outputs, POSITIVE, at_least, check_config, conclude, require,
+                                 two_spirals)
 from handgrad.nn import MLP, Linear, get_loss
 from handgrad.train.closure import BatchClosure
 
@@ -39,12 +41,20 @@ class SurfaceConfig:
     span: float = 1.0                # random plane: alpha, beta in [-span, span]
     seed: int = 0                    # seed of the data, the weights and the directions
 
+    RANGES: ClassVar[dict] = {
+        "hidden": at_least(1),
+        "samples": at_least(4),
+        "lr": POSITIVE,
+        "steps": at_least(2),
+        "grid": at_least(5),
+        "span": POSITIVE,
+        "seed": at_least(0),
+    }
+
     def __post_init__(self):
+        check_config(self)
         require(len(self.hidden) >= 1 and min(self.hidden) >= 1, "hidden", self.hidden,
                 "positive widths, e.g. 16,16")
-        require(self.steps >= 2, "steps", self.steps, "at least 2")
-        require(self.grid >= 5, "grid", self.grid, "at least 5")
-        require(self.span > 0, "span", self.span, "a positive half-width")
 
 
 @dataclass

@@ -19,12 +19,13 @@ best for that optimizer and function in 200 steps; ``lr_scale`` multiplies them 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
 from handgrad.lab import plotting
-from handgrad.lab.common import (TEST_FUNCTIONS, Function2D, Outputs, conclude,
-                                 function_closure, require)
+from handgrad.lab.common import (Function2D, Outputs, POSITIVE, TEST_FUNCTIONS, at_least,
+                                 check_config, conclude, function_closure)
 from handgrad.errors import unknown_option
 
 # The notes' names -> handgrad.optim's names.
@@ -63,16 +64,22 @@ class TrajectoriesConfig:
     condition: float = 20.0          # the quadratic's lambda_max / lambda_min
     frame_every: int = 8             # animation: one frame per this many steps
 
+    RANGES: ClassVar[dict] = {
+        "steps": at_least(1),
+        "lr_scale": POSITIVE,
+        "tol": POSITIVE,
+        "condition": at_least(1),
+        "frame_every": at_least(1),
+    }
+
     def __post_init__(self):
+        check_config(self)
         for name in self.functions:
             if name not in TEST_FUNCTIONS:
                 raise unknown_option("test function", name, TEST_FUNCTIONS)
         for name in self.optimizers:
             if name not in OPTIMIZER_NAMES:
                 raise unknown_option("optimizer", name, OPTIMIZER_NAMES)
-        require(self.steps >= 1, "steps", self.steps, "at least 1")
-        require(self.lr_scale > 0, "lr_scale", self.lr_scale, "a positive factor")
-        require(self.condition >= 1, "condition", self.condition, "a condition number >= 1")
 
 
 @dataclass

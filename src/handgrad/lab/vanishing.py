@@ -20,12 +20,14 @@ mini-batch SGD, and once more for ReLU with its weights multiplied by ``gain``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
 from handgrad.errors import NonFiniteError, unknown_option
 from handgrad.lab import plotting
-from handgrad.lab.common import Outputs, conclude, require, two_spirals
+from handgrad.lab.common import (NONNEGATIVE, Outputs, POSITIVE, at_least, check_config, conclude,
+                                 two_spirals)
 from handgrad.lab.training import epoch, full_loss, layer_gradient_norms, linear_layers
 from handgrad.nn import MLP, Sigmoid, get_loss
 from handgrad.optim import get_optimizer
@@ -47,17 +49,22 @@ class VanishingConfig:
     samples: int = 256               # points of the two-spirals data
     seed: int = 0                    # seed of the data, the weights and the batches
 
+    RANGES: ClassVar[dict] = {
+        "depth": at_least(2),
+        "width": at_least(1),
+        "gain": NONNEGATIVE,
+        "epochs": at_least(1),
+        "batch_size": at_least(1),
+        "lr": POSITIVE,
+        "samples": at_least(8),
+        "seed": at_least(0),
+    }
+
     def __post_init__(self):
+        check_config(self)
         for name in self.activations:
             if name not in ACTIVATIONS:
                 raise unknown_option("activation", name, ACTIVATIONS)
-        require(self.depth >= 2, "depth", self.depth, "at least 2 hidden layers")
-        require(self.width >= 1, "width", self.width, "at least 1")
-        require(self.gain >= 0, "gain", self.gain, ">= 0 (0 skips the exploding case)")
-        require(self.epochs >= 1, "epochs", self.epochs, "at least 1")
-        require(self.batch_size >= 1, "batch_size", self.batch_size, "at least 1")
-        require(self.lr > 0, "lr", self.lr, "a positive learning rate")
-        require(self.samples >= 8, "samples", self.samples, "at least 8")
 
 
 @dataclass
