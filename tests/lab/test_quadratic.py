@@ -72,3 +72,24 @@ def test_bad_options_are_named():
         QuadraticConfig(a=-1.0)
     with pytest.raises(ValueError, match="eigenvalues"):
         QuadraticConfig(eigenvalues=(1.0, -2.0))
+
+
+def test_eta_at_twice_eta_opt_is_labelled_alike_in_1d_and_2d():
+    """r = 1 - eta lambda = -1: the error flips sign at constant size. 1-D said "oscillating",
+    2-D's stiff axis "divergent" (rounding made |r| a hair above 1)."""
+    res = run_quadratic(verbose=False, config=QuadraticConfig(factors=(2.0,), max_steps=300))
+    assert res.runs_1d[0].regime == res.runs_1d[0].observed == "oscillating, no decay"
+    assert res.runs_2d[0].observed == "flat axis monotone, stiff axis oscillating, no decay"
+    assert res.runs_2d[0].regime.endswith("stiff axis oscillating, no decay")
+    assert res.verdict.count("does not converge (|e| stays the same size)") == 2
+
+
+def test_the_verdict_says_what_each_run_did_within_the_budget():
+    res = run_quadratic(verbose=False, config=QuadraticConfig(max_steps=3))
+    lines = res.verdict.splitlines()
+    assert "eta = 0.5 eta_opt: monotone    -> not within --max-steps 3 (still converging)" \
+        in lines[1]
+    assert "eta = 2.2 eta_opt: divergent   -> diverges (|e| x1.2 per step)" in lines[4]
+    assert "a straight line, not within --max-steps 3" in lines[-1]
+    full = run_quadratic(verbose=False, config=QuadraticConfig())
+    assert "a straight line, 22 steps" in full.verdict

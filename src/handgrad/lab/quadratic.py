@@ -7,6 +7,7 @@ surfaces").
         eta <  eta_opt            monotone convergence    (0 < 1 - eta a < 1: e keeps its sign)
         eta =  eta_opt            one step                (1 - eta a = 0)
         eta_opt < eta < 2 eta_opt oscillating convergence (-1 < 1 - eta a < 0: e alternates)
+        eta =  2 eta_opt          oscillating, no decay   (1 - eta a = -1: e flips at constant size)
         eta >  2 eta_opt          divergence              (|1 - eta a| > 1)
       and |e_k| < tol after ceil(log(tol / |e_0|) / log|1 - eta a|) steps.
 
@@ -104,10 +105,15 @@ class QuadraticResult:
     files: list = field(default_factory=list)
 
 
+NO_DECAY = "oscillating, no decay"   # r = -1: e flips sign at constant size (eta = 2 eta_opt)
+
+
 def regime(r: float) -> str:
     """The regime of the error factor r = 1 - eta * curvature."""
     if abs(r) < 1e-12:
         return "one step"
+    if abs(r + 1) < 1e-12:
+        return NO_DECAY
     if 0 < r < 1:
         return "monotone"
     if -1 < r < 0:
@@ -116,17 +122,24 @@ def regime(r: float) -> str:
 
 
 def observed_regime(errors: np.ndarray, tol: float) -> str:
-    """What the error sequence did: its sign pattern while it is above tol, and growth or decay."""
+    """What the error sequence did: its sign pattern while it is above tol, and growth or decay
+    (the mean factor per step, so rounding at |r| = 1 is neither growth nor decay)."""
     e = np.asarray(errors, float)
     if e.size >= 2 and abs(e[1]) < tol <= abs(e[0]):
         return "one step"
     alive = e[np.abs(e) >= tol]
-    if alive.size >= 2 and abs(alive[-1]) > abs(alive[0]):
-        return "divergent"
+    if alive.size < 2:
+        return "undetermined (fewer than 2 steps above tol)"
+    growth = (abs(alive[-1]) / abs(alive[0])) ** (1.0 / (alive.size - 1))
     signs = np.sign(alive)
+    alternating = bool(np.all(signs[1:] == -signs[:-1]))
+    if growth > 1 + 1e-6:
+        return "divergent"
+    if growth > 1 - 1e-6:
+        return NO_DECAY if alternating else "stalled"
     if np.all(signs == signs[0]):
         return "monotone"
-    if np.all(signs[1:] == -signs[:-1]):
+    if alternating:
         return "oscillating"
     return "mixed"
 
@@ -230,7 +243,33 @@ def run_quadratic(outputs: Outputs | None = None, verbose: bool = True,
 
 
 def _steps_text(steps) -> str:
+    """A step count from the formula (None: |r| >= 1, it never converges)."""
     return "does not converge" if steps is None else f"{steps} step{'s' if steps != 1 else ''}"
+
+
+def _outcome(steps, errors: np.ndarray, budget: int) -> str:
+    """What a run did, from its errors: converged in N steps, diverged, stayed at the same size,
+    or still converging when the step budget ran out."""
+    if steps is not None:
+        return _steps_text(steps)
+    # The slowest axis decides (2-D: the errors along the eigenvectors); an axis that starts at
+    # 0 has nothing to say.
+    size = np.abs(errors.reshape(len(errors), -1))
+    start = size[0] > 0
+    growth = float(np.max((size[-1, start] / size[0, start]) ** (1.0 / (len(size) - 1)),
+                          initial=0.0))
+    if growth > 1 + 1e-6:
+        return f"diverges (|e| x{growth:.3g} per step)"
+    if growth > 1 - 1e-6:
+        return "does not converge (|e| stays the same size)"
+    return f"not within --max-steps {budget} (still converging)"
+
+
+def _straight(path: np.ndarray, w_star: np.ndarray) -> bool:
+    """Every iterate on the segment from the start to w*."""
+    e = path - w_star
+    cross = e[:, 0] * e[0, 1] - e[:, 1] * e[0, 0]
+    return bool(np.all(np.abs(cross) <= 1e-9 * np.dot(e[0], e[0])))
 
 
 def _verdict(res: QuadraticResult) -> str:
@@ -239,22 +278,27 @@ def _verdict(res: QuadraticResult) -> str:
              f"{res.eta_opt_1d:g}, divergence beyond 2 eta_opt = {2 * res.eta_opt_1d:g}."]
     for run in res.runs_1d:
         lines.append(f"  eta = {run.factor:g} eta_opt: {run.observed:11s} -> "
-                     f"{_steps_text(run.steps)} (formula: {_steps_text(run.predicted_steps)})")
+                     f"{_outcome(run.steps, run.errors, cfg.max_steps)} (formula: "
+                     f"{_steps_text(run.predicted_steps)})")
     lam = np.linalg.eigvalsh(rotated_quadratic(cfg.eigenvalues, cfg.angle))
     lines.append(f"2-D: eigenvalues {lam[0]:g} and {lam[1]:g} (condition number "
                  f"{lam[1] / lam[0]:g}): the stiff axis allows eta < 2/lambda_max = "
                  f"{2 * res.eta_opt_2d:g}.")
     for run in res.runs_2d:
         lines.append(f"  eta = {run.factor:g}/lambda_max: {run.observed} -> "
-                     f"{_steps_text(run.steps)}")
-    lines.append(f"  Newton (w - A^-1 grad): {_steps_text(res.newton_steps)}; axis-rescaled "
-                 f"w - {cfg.rescaled_eta:g} A^-1 grad: a straight line in "
-                 f"{_steps_text(res.rescaled_steps)}.")
+                     f"{_outcome(run.steps, run.errors, cfg.max_steps)}")
+    w_star, budget = np.asarray(cfg.minimum, float), cfg.max_steps
+    vecs = np.linalg.eigh(rotated_quadratic(cfg.eigenvalues, cfg.angle))[1]
+    shape = "a straight line" if _straight(res.rescaled_path, w_star) else "a curved path"
+    lines.append(f"  Newton (w - A^-1 grad): "
+                 f"{_outcome(res.newton_steps, (res.newton_path - w_star) @ vecs, budget)}; "
+                 f"axis-rescaled w - {cfg.rescaled_eta:g} A^-1 grad: {shape}, "
+                 f"{_outcome(res.rescaled_steps, (res.rescaled_path - w_star) @ vecs, budget)}.")
     return "\n".join(lines)
 
 
 _REGIME_COLORS = {"monotone": "#2ca02c", "one step": "#1f77b4", "oscillating": "#ff7f0e",
-                  "divergent": "#d62728", "mixed": "#9467bd"}
+                  NO_DECAY: "#8c564b", "divergent": "#d62728", "mixed": "#9467bd"}
 
 
 def _plot(res: QuadraticResult, path):
