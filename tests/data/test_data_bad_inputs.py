@@ -4,6 +4,7 @@ Each case asserts its outcome class: the right result (checked against what the 
 error of a named type whose message names the file and the column/line/option at fault.
 """
 
+import codecs
 import gzip
 import warnings
 from pathlib import Path
@@ -103,6 +104,18 @@ ERRORS = [
     ("unknown encoding", GOOD, {"encoding": "klingon"}, OptionError, ["invalid encoding",
                                                                        "'klingon'"]),
     ("encoding not a string", GOOD, {"encoding": 8}, OptionError, ["invalid encoding: 8"]),
+    ("utf-16 asked, latin-1 given (no BOM, no NUL)", ("a,b,y\n" + rows(3000)).encode() +
+     "1,2,\xe9\n".encode("latin-1"), {"encoding": "utf-16"}, DataError,
+     ["not utf-16 text", "no byte-order mark", "--encoding"]),
+    # Python's incremental UTF-16 decoder raises UnicodeError (not UnicodeDecodeError) on a
+    # sample without a byte-order mark: it was a traceback.
+    ("utf-16 asked, utf-16-le without BOM", ("a,b,y\n" + rows(3000)).encode("utf-16-le"),
+     {"encoding": "utf-16"}, DataError, ["not utf-16 text", "--encoding utf-16-le"]),
+    ("latin-1 asked, UTF-16 BOM", ("a,b,y\n" + rows(200)).encode("utf-16"),
+     {"encoding": "latin-1"}, DataError,
+     ["starts with a UTF-16 byte-order mark: it is UTF-16 text, not latin-1", "--encoding"]),
+    ("cp1252 asked, UTF-8 BOM", codecs.BOM_UTF8 + GOOD.encode(), {"encoding": "cp1252"},
+     DataError, ["starts with a UTF-8 byte-order mark: it is UTF-8 text, not cp1252"]),
     ("corrupt gzip", gzip.compress(GOOD.encode())[:-9], {}, DataError,
      ["gzip data is corrupt or truncated"]),
     ("counted format, wrong count", "9,2,setosa,versicolor\n" + "".join(
@@ -161,6 +174,10 @@ READ = [
     ("an empty field after the last (nothing lost)", "a,b,y\n1,2,x,\n" + rows(), {},
      ["a", "b"], ["x", "z"], 9),
     ("CRLF line ends", GOOD.replace("\n", "\r\n"), {}, ["a", "b"], ["x", "z"], 8),
+    ("CR-only line ends (old Mac; was 'is empty')", GOOD.replace("\n", "\r"), {}, ["a", "b"],
+     ["x", "z"], 8),
+    ("CR-only line ends, a missing value", "a,b,y\r1,,x\r" + rows().replace("\n", "\r"),
+     {"impute": "mean"}, ["a", "b"], ["x", "z"], 9),
     ("spaces around values", GOOD.replace(",", " , "), {}, ["a", "b"], ["x", "z"], 8),
     ("blank lines", GOOD.replace("\n", "\n\n"), {}, ["a", "b"], ["x", "z"], 8),
     ("quoted fields", '"a","b","y"\n' + "".join(f'"{i}","{i + 1}","{"xz"[i % 2]}"\n'

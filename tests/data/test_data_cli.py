@@ -382,6 +382,8 @@ BAD = [
       "{root}/runs"], ["encoding", "klingon"]),
     (["train", "--data", "{data}", "--target", "zz", "--epochs", "1", "--runs-dir",
       "{root}/runs"], ["target column 'zz' not found"]),
+    (["train", "--data", "{root}/latin.csv", "--encoding", "utf-16", "--epochs", "1",
+      "--runs-dir", "{root}/runs"], ["latin.csv", "not utf-16 text", "--encoding"]),
 ]
 
 

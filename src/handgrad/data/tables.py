@@ -91,6 +91,7 @@ def read_table(path, encoding: str | None = None) -> Table:
         compression = "gzip"
         head = _gunzip_head(path)
     _refuse_non_text(path, head, encoding)
+    _check_bom(path, head, encoding)
     encoding = encoding or _bom_encoding(head)
     text = _decode_sample(path, head, encoding)
     delimiter = sniff_delimiter(text)
@@ -176,13 +177,39 @@ def _bom_encoding(head: bytes) -> str:
     return "utf-8"
 
 
+UTF16 = ("utf-16", "utf-16-le", "utf-16-be")
+UTF8 = ("utf-8", "utf-8-sig")
+
+
+def _check_bom(path: Path, head: bytes, encoding: str | None) -> None:
+    """A byte-order mark says what the file is: an --encoding that contradicts it would read
+    garbage (UTF-16 as latin-1: NUL bytes everywhere, the BOM inside the first name). UTF-16 text
+    without a BOM still has NUL bytes in any ASCII text; a file without them is not UTF-16."""
+    if encoding is None:
+        return
+    name = codecs.lookup(encoding).name
+    hint = "leave out --encoding (encoding= in load_dataset): the mark is read by itself"
+    if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) and name not in UTF16:
+        raise DataError(f"{path} starts with a UTF-16 byte-order mark: it is UTF-16 text, not "
+                        f"{encoding}; {hint}")
+    if head.startswith(codecs.BOM_UTF8) and name not in UTF8:
+        raise DataError(f"{path} starts with a UTF-8 byte-order mark: it is UTF-8 text, not "
+                        f"{encoding}; {hint}")
+    if name in UTF16 and b"\x00" not in head:
+        raise DataError(f"{path}: not {encoding} text (no byte-order mark and no NUL bytes, which "
+                        "UTF-16 text has); give the file's encoding with --encoding (utf-8, "
+                        "latin-1, cp1252; encoding= in load_dataset)")
+
+
 def _decode_sample(path: Path, head: bytes, encoding: str) -> str:
+    """The head of the file as text, with its line ends made '\\n' (for sniffing: csv.reader on
+    a StringIO splits only at '\\n', so a CR-only file looked like one long line)."""
     decoder = codecs.getincrementaldecoder(check_encoding(encoding))()
     try:
         text = decoder.decode(head, final=len(head) < SAMPLE_BYTES)
-    except UnicodeDecodeError as err:
+    except UnicodeError as err:
         raise _decode_error(path, encoding, err) from None
-    return text.lstrip("\ufeff")
+    return text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
 
 
 def check_encoding(encoding):
@@ -198,12 +225,21 @@ def check_encoding(encoding):
                       "latin-1, cp1252)")
 
 
-def _decode_error(path: Path, encoding: str, err: UnicodeDecodeError) -> DataError:
-    byte = err.object[err.start:err.start + 1].hex()
+def _decode_error(path: Path, encoding: str, err: UnicodeError) -> DataError:
+    """UnicodeDecodeError names a byte; other UnicodeErrors (UTF-16 without its byte-order mark)
+    only say why."""
+    if isinstance(err, UnicodeDecodeError):
+        why = f"byte 0x{err.object[err.start:err.start + 1].hex()} cannot be decoded"
+    else:
+        why = str(err)
+        if codecs.lookup(encoding).name == "utf-16":
+            return DataError(f"{path}: not {encoding} text ({why}); UTF-16 without a byte-order "
+                             "mark needs --encoding utf-16-le or utf-16-be (encoding= in "
+                             "load_dataset)")
     hint = ("if it is Latin-1 or Windows text, say so with --encoding latin-1 (or cp1252; "
             "encoding= in load_dataset)" if encoding.startswith("utf-8") else
             "give the file's encoding with --encoding (encoding= in load_dataset)")
-    return DataError(f"{path}: not {encoding} text (byte 0x{byte} cannot be decoded); {hint}")
+    return DataError(f"{path}: not {encoding} text ({why}); {hint}")
 
 
 def sniff_delimiter(text: str) -> str:
@@ -299,7 +335,7 @@ def _pandas_read(path, delimiter, encoding, compression, width):
                                 header=0, names=list(range(width)), index_col=False,
                                 na_values=NA_VALUES, keep_default_na=False,
                                 skip_blank_lines=True, skipinitialspace=True, engine="c")
-    except UnicodeDecodeError as err:
+    except UnicodeError as err:
         raise _decode_error(path, encoding, err) from None
     except pd.errors.ParserError as err:
         _raise_bad_line(path, delimiter, encoding, compression, width)
@@ -346,7 +382,7 @@ def _first_bad_line(path, delimiter, encoding, compression, width):
         for line, row in _rows(path, delimiter, encoding, compression):
             if len(row) != width:
                 return line, len(row)
-    except (csv.Error, UnicodeDecodeError):
+    except (csv.Error, UnicodeError):
         return None
     return None
 
