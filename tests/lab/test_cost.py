@@ -27,3 +27,13 @@ def test_cross_entropy_learns_fast_where_the_quadratic_cost_crawls():
 def test_options_are_checked():
     with pytest.raises(ValueError, match="invalid target"):
         CostConfig(target=2.0)
+
+
+def test_the_verdict_claims_only_what_the_run_shows():
+    """--target 1 from a = 0.98: the neuron is right from the start; the verdict once called it
+    "badly wrong" and said the quadratic cost "learns 0.0 times slower"."""
+    right = run_cost(verbose=False, config=CostConfig(target=1.0, epochs=20))
+    assert "already within 0.5 of y" in right.verdict
+    assert "slower" not in right.verdict and "plateau" not in right.verdict
+    wrong = run_cost(verbose=False, config=CostConfig())
+    assert "13.6 times slower" in wrong.verdict and "adds the long plateau" in wrong.verdict

@@ -127,27 +127,48 @@ def _epochs(run: NeuronRun, cfg: CostConfig) -> str:
             else f"not within {cfg.epochs} epochs")
 
 
+def _times(ratio: float) -> str:
+    """A slowdown q/c in words: slower, faster, as fast, or never finishing."""
+    if not np.isfinite(ratio):
+        return "too slowly to finish"
+    if ratio > 1.05:
+        return f"{ratio:.1f} times slower"
+    if ratio < 1 / 1.05:
+        return f"{1 / ratio:.1f} times faster" if ratio > 0 else "faster"
+    return "as fast"
+
+
 def _verdict(r: CostResult) -> str:
     cfg = r.config
     q, c = r.run("quadratic"), r.run("cross-entropy")
     qm, cm = r.run("quadratic", "mild"), r.run("cross-entropy", "mild")
     s0 = q.a[0] * (1 - q.a[0])
-    slow = r.slowdown()
-    return "\n".join([
-        f"A sigmoid neuron started badly wrong: a = {q.a[0]:.3f} for y = {cfg.target:g} "
-        f"(w = {cfg.w0:g}, b = {cfg.b0:g}), eta = {cfg.lr:g}. Epochs until |a - y| < {cfg.tol:g}:",
+    error0, mild0 = abs(q.a[0] - cfg.target), abs(qm.a[0] - cfg.target)
+    slow, slow_mild = r.slowdown(), r.slowdown("mild")
+    wrong = (f"wrong by |a - y| = {error0:.3f}" if error0 >= cfg.tol else
+             f"already within {cfg.tol:g} of y (|a - y| = {error0:.3f}): nothing to unlearn")
+    lines = [
+        f"A sigmoid neuron started at a = {q.a[0]:.3f} for y = {cfg.target:g} (w = {cfg.w0:g}, "
+        f"b = {cfg.b0:g}), {wrong}; eta = {cfg.lr:g}. Epochs until |a - y| < {cfg.tol:g}:",
         f"  quadratic cost   {_epochs(q, cfg):>22s}   first delta = (a - y) sigma'(z) = "
         f"{q.delta[0]:.4f}",
-        f"  cross-entropy    {_epochs(c, cfg):>22s}   first delta = a - y = {c.delta[0]:.4f}",
-        f"At the start sigma'(z) = a (1 - a) = {s0:.4f}: the quadratic cost's gradient is "
-        f"{1 / s0:.0f} times smaller than its error, so it learns "
-        + (f"{slow:.1f} times slower" if np.isfinite(slow) else "too slowly to finish")
-        + "; cross-entropy's delta = a - y has no sigma' and is largest when the neuron is most "
-        "wrong (003, eq. 26).",
-        f"Started mildly wrong (a = {qm.a[0]:.3f}) they need {_epochs(qm, cfg)} and "
-        f"{_epochs(cm, cfg)} ({r.slowdown('mild'):.1f} times; sigma' <= 1/4 always scales the "
-        f"quadratic cost's delta down): the saturated start adds the long plateau.",
-    ])
+        f"  cross-entropy    {_epochs(c, cfg):>22s}   first delta = a - y = {c.delta[0]:.4f}"]
+    if error0 >= cfg.tol:
+        lines.append(
+            f"At the start sigma'(z) = a (1 - a) = {s0:.4f}: the quadratic cost's gradient is "
+            f"{1 / s0:.0f} times smaller than its error, and it learns {_times(slow)}; "
+            "cross-entropy's delta = a - y has no sigma' and is largest when the neuron is most "
+            "wrong (003, eq. 26).")
+    if mild0 >= cfg.tol:
+        plateau = (": the saturated start adds the long plateau" if slow > 1.05 * slow_mild
+                   else "; the bad start adds no further slowdown here")
+        lines.append(
+            f"Started at a = {qm.a[0]:.3f} (|a - y| = {mild0:.3f}) they need {_epochs(qm, cfg)} "
+            f"and {_epochs(cm, cfg)}: the quadratic cost learns {_times(slow_mild)} (sigma' <= "
+            f"1/4 always scales its delta down){plateau if error0 >= cfg.tol else ''}.")
+    else:
+        lines.append(f"The mild start a = {qm.a[0]:.3f} is already within {cfg.tol:g} of y.")
+    return "\n".join(lines)
 
 
 def _plot(r: CostResult, path):
