@@ -26,3 +26,14 @@ def test_the_gap_opens_and_each_remedy_closes_it():
 def test_options_are_checked():
     with pytest.raises(ValueError, match="invalid dropout"):
         OverfittingConfig(dropout=1.0)
+
+
+def test_the_verdict_claims_only_what_the_run_shows():
+    """Many points, a small net, little noise: no overfitting; the verdict once said "it fits the
+    noise" and "each also lowers the validation loss" regardless."""
+    res = run_overfitting(verbose=False, config=OverfittingConfig(
+        samples=200, hidden=8, steps=300, noise=0.05))
+    assert "no sign of fitting the noise" in res.verdict and "fits the noise." not in res.verdict
+    assert "there is no gap" in res.verdict
+    assert "each also lowers the validation loss" not in res.verdict
+    assert "do not lower the validation loss" in res.verdict

@@ -153,19 +153,30 @@ def _verdict(r: OverfittingResult) -> str:
     lines = [
         f"A 1-{cfg.hidden}-{cfg.hidden}-1 tanh MLP on {cfg.samples} noisy points (noise floor "
         f"{r.noise_floor:.3f}), Adam eta = {cfg.lr:g}, {cfg.steps} full-batch steps.",
-        f"Unregularised, the training loss falls to {plain.final_train:.4f} while the validation "
-        f"loss bottoms out at {plain.val.min():.4f} (step {best_step}) and climbs to "
-        f"{plain.final_val:.4f}: it fits the noise.",
+        f"Unregularised, the training loss falls to {plain.final_train:.4f} "
+        f"({'below' if plain.final_train < r.noise_floor else 'above'} the noise floor) while "
+        f"the validation loss bottoms out at {plain.val.min():.4f} (step {best_step}) and ends at "
+        f"{plain.final_val:.4f}: " + (
+            "it fits the noise." if plain.final_train < r.noise_floor
+            and plain.final_val > 1.05 * plain.val.min() else
+            "no sign of fitting the noise in this run."),
         "  run             train      val      gap (val - train)"]
     for run in r.runs:
         stop = f"   (stopped at step {run.steps[run.stop]})" if run.name == "early stopping" else ""
         lines.append(f"  {run.name:15s} {run.final_train:.4f}   {run.final_val:.4f}   "
                      f"{run.gap:.4f}{stop}")
     closed = ", ".join(f"{run.name} {100 * (1 - run.gap / plain.gap):.0f}%" for run in r.runs[1:])
+    lower = [run.name for run in r.runs[1:] if run.final_val < plain.final_val]
+    higher = [run.name for run in r.runs[1:] if run.final_val >= plain.final_val]
+    effect = ("each also lowers the validation loss" if not higher else
+              f"{', '.join(higher)} do{'es' if len(higher) == 1 else ''} not lower the "
+              "validation loss" + (f" ({', '.join(lower)} do{'es' if len(lower) == 1 else ''})"
+                                   if lower else ""))
+    if plain.gap <= 0:
+        closed = "none, there is no gap (validation at or below training)"
     lines.append(f"Share of the gap each closes: {closed} (L2 lambda = {cfg.l2:g}, dropout p = "
                  f"{cfg.dropout:g}, early stopping with patience {cfg.patience} x {cfg.every} "
-                 f"steps); each also lowers the validation loss, "
-                 f"best {min(r.runs, key=lambda run: run.final_val).name}.")
+                 f"steps); {effect}, best {min(r.runs, key=lambda run: run.final_val).name}.")
     return "\n".join(lines)
 
 
