@@ -32,3 +32,13 @@ def test_options_are_checked():
         BatchingConfig(batch_sizes=(0, 4))
     with pytest.raises(ValueError, match="invalid batch_sizes"):
         BatchingConfig(batch_sizes=(256,), samples=256)
+
+
+def test_the_verdict_names_the_batch_that_ends_lowest():
+    """A rate too large for B = 1: B = 16 ends lowest. The verdict once said "the smallest
+    batches go furthest" whichever did."""
+    res = run_batching(verbose=False, config=BatchingConfig(
+        lr=0.3, epochs=4, batch_sizes=(1, 16), samples=64, draws=10, hidden=4))
+    assert "B = 16 ends lowest" in res.verdict and "not the smallest batch (B = 1" in res.verdict
+    assert "smallest batch goes furthest" not in res.verdict
+    assert "NOT close: up to" in res.verdict           # 10 draws: far from the formula

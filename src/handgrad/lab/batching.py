@@ -170,25 +170,38 @@ def _verdict(r: BatchingResult) -> str:
                      f"{run.noise:11.4f}   {variance}")
     small, full = r.runs[0], r.runs[-1]
     best = min(r.runs, key=lambda run: run.loss[-1])
-    lines.append(
-        f"By epochs the smallest batches go furthest (B = {best.batch_size} ends lowest, "
-        f"{full.loss[-1] / best.loss[-1]:.1f}x below full-batch GD), because an epoch of B = "
-        f"{small.batch_size} is {small.steps_per_epoch} steps against GD's one; their curves are "
-        f"the noisiest ({small.noise:.3g} against {full.noise:.3g}).")
+    noisiest = max(r.runs, key=lambda run: run.noise)
+    ends = (f"the smallest batch goes furthest (B = {best.batch_size} ends lowest, "
+            f"{full.loss[-1] / best.loss[-1]:.1f}x below full-batch GD), as an epoch of B = "
+            f"{small.batch_size} is {small.steps_per_epoch} steps against GD's one"
+            if best is small else
+            f"B = {best.batch_size} ends lowest ({full.loss[-1] / best.loss[-1]:.1f}x below "
+            f"full-batch GD), not the smallest batch (B = {small.batch_size}, "
+            f"{small.loss[-1]:.4g})" if best is not full else
+            "full-batch GD ends lowest: more, noisier steps per epoch do not pay here")
+    noise = (f"the smallest batch's curve is the noisiest ({small.noise:.3g} against GD's "
+             f"{full.noise:.3g})" if noisiest is small else
+             f"the noisiest curve is B = {noisiest.batch_size}'s ({noisiest.noise:.3g}; B = "
+             f"{small.batch_size}: {small.noise:.3g}, GD: {full.noise:.3g})")
+    lines.append(f"By epochs {ends}; {noise}.")
     level = 2 * best.loss[-1]
     reach = []
     for run in r.runs:
         hit = np.flatnonzero(run.loss <= level)
         reach.append(f"B = {run.batch_size}: " + (f"{run.seconds[hit[0]]:.2f} s" if hit.size
                                                   else "not reached"))
+    per_epoch = [run.seconds[-1] / cfg.epochs for run in (small, full)]
     lines.append(f"By wall time (this machine, this run) to reach loss {level:.3g}: "
-                 + ", ".join(reach) + "; small steps pay the per-step overhead.")
+                 + ", ".join(reach) + f"; an epoch takes {per_epoch[0]:.3g} s at B = "
+                 f"{small.batch_size} and {per_epoch[1]:.3g} s for GD (the per-step overhead).")
     off = max(abs(run.grad_variance / run.grad_variance_formula - 1) for run in r.runs[:-1])
     lines.append(
         f"The mini-batch gradient's variance falls as 1/B (times (n - B)/(n - 1)): measured "
         f"{small.grad_variance:.3g} at B = {small.batch_size} down to "
-        f"{r.runs[-2].grad_variance:.3g} at B = {r.runs[-2].batch_size}, within "
-        f"{100 * off:.0f}% of the formula with sigma^2 = {r.sigma2:.3g}.")
+        f"{r.runs[-2].grad_variance:.3g} at B = {r.runs[-2].batch_size}, "
+        + (f"within {100 * off:.0f}% of" if off <= 0.25 else
+           f"NOT close: up to {100 * off:.0f}% off") +
+        f" the formula with sigma^2 = {r.sigma2:.3g}.")
     return "\n".join(lines)
 
 
