@@ -28,3 +28,15 @@ def test_options_are_checked():
         ConvergenceConfig(eta=0.25)                     # 2 / lambda_max = 0.2: divergent
     with pytest.raises(ValueError, match="invalid convex_eta"):
         ConvergenceConfig(convex_eta=0.5)
+
+
+def test_steps_per_digit_follow_the_fitted_slope():
+    """100 steps: the fitted slope on ln(1 + e^-w) is -0.34, not -1; the verdict once said "ten
+    times the steps for each further digit" whatever it measured."""
+    res = run_convergence(verbose=False, config=ConvergenceConfig(convex_steps=100, steps=10))
+    slope = res.run("logistic").rate
+    assert slope > -0.5
+    assert f"{10 ** (-1 / slope):.3g} times the steps for each further digit" in res.verdict
+    assert "ten times" not in res.verdict
+    full = run_convergence(verbose=False, config=ConvergenceConfig())
+    assert "ten times the steps for each further digit" in full.verdict

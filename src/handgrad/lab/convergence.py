@@ -137,6 +137,14 @@ def run_convergence(outputs: Outputs | None = None, verbose: bool = True,
                     plot=lambda png: _plot(result, png))
 
 
+def _per_digit(slope: float) -> str:
+    """error ~ k^slope: one more digit takes 10^(1/|slope|) times the steps."""
+    if not slope < 0:
+        return "no further digit at this slope"
+    factor = 10 ** (1 / -slope)
+    return "ten times the steps" if abs(factor - 10) < 0.5 else f"{factor:.3g} times the steps"
+
+
 def _steps_per_digit(rate: float) -> float:
     return -1.0 / np.log10(rate)
 
@@ -157,11 +165,12 @@ def _verdict(r: ConvergenceResult) -> str:
         f"Convex, not strongly convex, eta = {cfg.convex_eta:g}: sublinear, straight lines on a "
         f"log-log scale.",
         f"  w^4 (f'' = 0 at the minimum): error ~ k^{quart.rate:.2f} (theory -2), "
-        f"{quart.error[-1]:.1e} after {cfg.convex_steps} steps; "
+        f"{quart.error[-1]:.1e} after {cfg.convex_steps} steps ({_per_digit(quart.rate)} per "
+        f"digit); "
         + ("inside" if within else "NOT inside") + " 001's bound |w0 - w*|^2 / (2 eta k).",
         f"  ln(1 + e^-w) (minimum at infinity): error ~ k^{logi.rate:.2f} (theory -1, the O(1/k) "
-        f"rate), {logi.error[-1]:.1e} after {cfg.convex_steps} steps: ten times the steps for "
-        f"each further digit.",
+        f"rate), {logi.error[-1]:.1e} after {cfg.convex_steps} steps: "
+        f"{_per_digit(logi.rate)} for each further digit.",
     ])
 
 
