@@ -28,3 +28,15 @@ def test_options_are_checked():
         VanishingConfig(activations=("sigmoid", "swish"))
     with pytest.raises(ValueError, match="invalid depth"):
         VanishingConfig(depth=1)
+
+
+def test_the_exploding_line_reports_the_measured_growth():
+    """The verdict said ReLU x gain multiplies the gradient "by about gain per layer" without
+    measuring it; it now reports the first layer's gradient against the usual scale."""
+    res = run_vanishing(verbose=False, config=VanishingConfig(
+        depth=2, width=8, epochs=1, samples=64, gain=1.5, batchnorm=False))
+    grown = res.run("relu x 1.5 (explode)").norms[0, 0] / res.run("relu").norms[0, 0]
+    assert f"the first layer's gradient x{grown:.3g}, x{grown ** 0.5:.2f} per hidden layer" \
+        in res.verdict
+    assert "by about 1.5 per layer" not in res.verdict
+    assert "(sigmoid " in res.verdict

@@ -181,19 +181,30 @@ def _verdict(r: VanishingResult) -> str:
         others = [run for run in r.runs if run.activation != "sigmoid" and not run.batchnorm
                   and run.gain == 1.0]
         if others:
-            lines.append("tanh' <= 1 and ReLU' in {0, 1} lose far less: " + ", ".join(
-                f"{o.label} {o.ratio[0]:.2g}" for o in others) + ".")
+            kept = min(abs(np.log10(o.ratio[0])) for o in others)
+            lost = abs(np.log10(s.ratio[0]))
+            how = ("lose far less" if kept + 1 < lost else "lose less" if kept < lost else
+                   "lose as much or more here")
+            lines.append(f"tanh' <= 1 and ReLU' in {{0, 1}} {how}: " + ", ".join(
+                f"{o.label} {o.ratio[0]:.2g}" for o in others) + f" (sigmoid {s.ratio[0]:.2g}).")
         if cfg.batchnorm:
             b = r.run("sigmoid + BN")
+            helps = abs(np.log10(b.ratio[0])) < abs(np.log10(s.ratio[0]))
             lines.append(f"Batch norm undoes the weights' scale in the backward pass: sigmoid + BN "
-                         f"has ratio {b.ratio[0]:.2g} ({b.per_layer:.2f} per layer).")
+                         f"has ratio {b.ratio[0]:.2g} ({b.per_layer:.2f} per layer), "
+                         + ("closer to 1 than without it." if helps else
+                            "no closer to 1 than without it here."))
     if cfg.gain > 0:
         e = next(run for run in r.runs if run.gain != 1.0)
-        line = (f"Exploding: ReLU with its weights x{cfg.gain:g} multiplies the forward signal and "
-                f"the backpropagated gradient by about {cfg.gain:g} per layer: the initial loss is "
+        line = (f"Exploding: ReLU with its weights x{cfg.gain:g}: the initial loss is "
                 f"{e.losses[0]:.3g} and ||grad_W_1|| = {e.norms[0, 0]:.3g}")
         if "relu" in cfg.activations:
-            line += f" (against {r.run('relu').norms[0, 0]:.3g} at the usual scale)"
+            plain = r.run("relu")
+            grown = e.norms[0, 0] / plain.norms[0, 0]
+            line += (f" against {plain.losses[0]:.3g} and {plain.norms[0, 0]:.3g} at the usual "
+                     f"scale: the first layer's gradient x{grown:.3g}, "
+                     f"x{grown ** (1 / cfg.depth):.2f} per hidden layer (the gain is "
+                     f"{cfg.gain:g})")
         diverged = np.flatnonzero(~np.isfinite(e.losses))
         line += (f"; SGD at the same rate diverges in epoch {diverged[0]}." if diverged.size
                  else ".")
