@@ -40,3 +40,13 @@ def test_plain_newton_finds_maxima_and_saddles_the_modified_one_minima():
 def test_classify():
     kinds = classify(np.array([0.0, 1.0, 1.0, 0.5]), np.array([0.0, 0.0, -1.0, 1.0]))
     assert list(kinds) == ["maximum", "saddle", "minimum", "elsewhere"]
+
+
+def test_the_surface_verdict_quotes_the_measured_shares():
+    res = run_newton_fails(verbose=False, config=NewtonFailsConfig(
+        grid=6, net_starts=1, net_steps=1, samples=8))
+    line = next(x for x in res.verdict.splitlines() if x.startswith("Plain Newton goes"))
+    assert f"from {res.share('none', 'maximum'):.0%} of the starts" in line
+    assert f"saddle from {res.share('none', 'saddle'):.0%}" in line
+    assert res.share("abs", "maximum") == res.share("abs", "saddle") == 0
+    assert "the modified step ends at neither from any start" in line

@@ -229,9 +229,14 @@ def _verdict(r: NewtonFailsResult) -> str:
         reach = float(np.max(np.maximum(np.abs(U), np.abs(V))[to_max]))
         lines.append(
             f"Plain Newton goes to the critical point of its local quadratic model whatever its "
-            f"kind: it climbs to the maximum from every start with |u|, |v| <= {reach:.2f} (the "
-            f"Newton basin of 0 for u^3 - u is |u| < 1/sqrt(5) = 0.447), and ends on a saddle "
-            f"when one coordinate starts there; the modified step never ascends.")
+            f"kind: it climbs to the maximum from {r.share('none', 'maximum'):.0%} of the starts, "
+            f"some as far out as |u|, |v| = {reach:.2f} (the Newton basin of 0 for u^3 - u is "
+            f"|u| < 1/sqrt(5) = 0.447), and ends on a saddle from {r.share('none', 'saddle'):.0%} "
+            f"(one coordinate starting in that basin); "
+            + ("the modified step ends at neither from any start."
+               if r.share("abs", "maximum") == 0 and r.share("abs", "saddle") == 0 else
+               f"the modified step ends at the maximum from {r.share('abs', 'maximum'):.0%} and "
+               f"on a saddle from {r.share('abs', 'saddle'):.0%} of the starts."))
     plain, modified = r.net_kinds("none"), r.net_kinds("abs")
     loss = lambda fix: np.nanmedian([run.losses[-1] for run in r.net if run.fix == fix])  # noqa
     negatives = [run.negative for run in r.net if run.fix == "none" and run.kind != "minimum"]
