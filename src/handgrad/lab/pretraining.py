@@ -197,10 +197,13 @@ def _verdict(r: PretrainingResult) -> str:
     lines.append(f"Measured, pretraining: {compare(small)}; {compare(xav)}.")
     if abs(pre.val_accuracy[-1] - xav.val_accuracy[-1]) <= 0.02 or \
             xav.val_accuracy[-1] > pre.val_accuracy[-1]:
+        mine, theirs = _epochs_to(pre, target), _epochs_to(xav, target)
+        sooner = mine is not None and (theirs is None or theirs > mine)
         lines.append("With Xavier's initialisation the random start ends as well: pretraining "
-                     "shortens the plateau at the start (the gradient reaching the first layers of "
-                     "a deep sigmoid network is small) but finds no better solution; with a "
-                     "suitable initialisation the random start gets there too.")
+                     + ("shortens the plateau at the start (the gradient reaching the first layers "
+                        "of a deep sigmoid network is small) but " if sooner else "")
+                     + "finds no better solution; with a suitable initialisation the random "
+                     "start gets there too.")
     return "\n".join(lines)
 
 
