@@ -51,3 +51,18 @@ def test_the_verdict_says_what_newton_did():
     ranking = next(line for line in res.verdict.splitlines() if "stayed below" in line)
     assert "newton" not in ranking and "gd after" in ranking
     assert "did not stay" in res.verdict and "fix='abs'" in res.verdict
+
+
+def test_which_normalising_methods_leave_sooner_is_measured():
+    """The verdict said "Normalising methods (Rprop, AdaGrad, RMSProp, Adam) ... leave sooner"
+    in every run; with 20 steps neither GD nor Adam escapes, and by default Adam is slower."""
+    short = run_saddle(verbose=False, config=SaddleConfig(steps=20, optimizers=("gd", "adam")))
+    assert "No normalising method (Rprop, AdaGrad, RMSProp, Adam) left sooner than GD" \
+        in short.verdict
+    assert "leave sooner than GD" not in short.verdict
+    race = run_saddle(verbose=False, config=SaddleConfig(steps=100,
+                                                        optimizers=("gd", "rprop", "adam")))
+    at = {e.optimizer: e.escaped_at for e in race.runs}
+    assert at["rprop"] < at["gd"] < at["adam"]
+    assert "rprop, which normalise the gradient, ignore how small it is and leave sooner than GD" \
+        in race.verdict

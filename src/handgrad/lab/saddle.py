@@ -205,7 +205,10 @@ def _verdict(r: SaddleResult) -> str:
         f"At {where}: "
         f"E = {r.E_saddle:.4g}, ||grad E|| = {r.grad_norm:.1e}; the Hessian has {n_neg} negative, "
         f"{n_pos} positive and {lam.size - n_neg - n_pos} zero eigenvalues "
-        f"(from {lam[0]:.3g} to {lam[-1]:.3g}): a saddle point.",
+        f"(from {lam[0]:.3g} to {lam[-1]:.3g}): " + (
+            "a saddle point." if n_neg and n_pos else
+            "NOT a saddle point (no negative curvature): a minimum or a flat region."
+            if not n_neg else "NOT a saddle point (no positive curvature): a maximum."),
         f"From the exact saddle (||grad E|| = {r.grad_norm:.0e}), 5 steps move "
         f"{', '.join(stuck) or 'no optimizer'} by less than {STUCK:g}: stuck"
         + (f"; {', '.join(f'{e.optimizer} ({e.moved_from_exact:.2g})' for e in moved)} move "
@@ -239,9 +242,26 @@ def _verdict(r: SaddleResult) -> str:
     if np.isfinite(r.gd_growth_measured):
         lines.append(f"GD grows its negative-curvature component by {r.gd_growth_measured:.4f} "
                      f"per step; the Hessian predicts 1 + eta |lambda_min| = "
-                     f"{r.gd_growth_predicted:.4f}. Normalising methods (Rprop, AdaGrad, RMSProp, "
-                     f"Adam) ignore how small the gradient is and leave sooner.")
+                     f"{r.gd_growth_predicted:.4f}." + _normalisers_vs_gd(r, order))
     return "\n".join(lines)
+
+
+NORMALISING = ("rprop", "adagrad", "rmsprop", "adam")
+
+
+def _normalisers_vs_gd(r: SaddleResult, order: list) -> str:
+    """Whether the methods that normalise the gradient left sooner than GD, as measured."""
+    gd = next((e for e in order if e.optimizer == "gd"), None)
+    ran = [e for e in r.runs if e.optimizer in NORMALISING]
+    if not ran:
+        return ""
+    sooner = [e.optimizer for e in order if e.optimizer in NORMALISING
+              and (gd is None or e.escaped_at < gd.escaped_at)]
+    if not sooner:
+        return (" No normalising method (Rprop, AdaGrad, RMSProp, Adam) left sooner than GD "
+                "here.")
+    return (f" {', '.join(sooner)}, which normalise the gradient, ignore how small it is and "
+            f"leave sooner than GD" + ("" if gd is not None else " (which did not escape)") + ".")
 
 
 def _erratic(e: Escape, r: SaddleResult) -> bool:
