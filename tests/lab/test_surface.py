@@ -42,3 +42,15 @@ def test_surface_small():
     assert abs(centre - res.losses[-1]) < 1e-12           # alpha = beta = 0 is theta*
     assert res.pca.captured > res.random.captured
     np.testing.assert_allclose(res.pca.path[-1], 0.0, atol=1e-12)
+
+
+def test_the_verdict_does_not_assume_a_basin():
+    """eta = 50: training raises the loss and the end point is no basin; the verdict once said
+    "sits in a basin" and "down into the basin" for every run."""
+    res = run_surface(verbose=False, config=SurfaceConfig(steps=20, grid=5, lr=50.0,
+                                                         optimizer="sgd"))
+    assert res.losses[-1] > res.losses[0]
+    assert "is not in a basin of this slice" in res.verdict
+    assert "training did not lower the loss" in res.verdict and "sits in a basin" not in res.verdict
+    ok = run_surface(verbose=False, config=SurfaceConfig(steps=100, grid=9))
+    assert "sits in a basin" in ok.verdict and "down to" in ok.verdict

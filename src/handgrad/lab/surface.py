@@ -172,12 +172,18 @@ def _verdict(r: SurfaceResult, model) -> str:
         f"trained on two spirals by {cfg.optimizer} (eta = {cfg.lr:g}, {cfg.steps} full-batch "
         f"steps): loss {r.losses[0]:.3g} -> {r.losses[-1]:.3g}, training accuracy "
         f"{100 * r.accuracy:.0f}%.",
-        f"Random filter-normalised plane: the solution sits in a basin, loss {centre:.3g} at the "
-        f"centre rising to {R.max():.3g} at the edge of [-{cfg.span:g}, {cfg.span:g}]^2; it "
-        f"captures only {100 * r.random.captured:.2f}% of the path (random directions in "
-        f"{model.num_parameters} dimensions are nearly orthogonal to it).",
+        f"Random filter-normalised plane: " + (
+            "the solution sits in a basin, " if centre <= np.quantile(R, 0.05) else
+            f"the solution is not in a basin of this slice (its lowest loss is {R.min():.3g}), ")
+        + f"loss {centre:.3g} at the centre, up to {R.max():.3g} on [-{cfg.span:g}, "
+        f"{cfg.span:g}]^2; it "
+        f"captures {100 * r.random.captured:.2f}% of the path" + (
+            f" (random directions in {model.num_parameters} dimensions are nearly orthogonal "
+            "to it)." if r.random.captured < 0.05 else "."),
         f"PCA plane of the path: captures {100 * r.pca.captured:.1f}% of it; on this slice the "
-        f"path runs from loss {r.losses[0]:.3g} down into the basin at theta*.",
+        f"path runs from loss {r.losses[0]:.3g} " + (
+            f"down to {r.losses[-1]:.3g} at theta*." if r.losses[-1] < r.losses[0] else
+            f"to {r.losses[-1]:.3g} at theta*: training did not lower the loss."),
     ])
 
 
