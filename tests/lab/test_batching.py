@@ -42,3 +42,19 @@ def test_the_verdict_names_the_batch_that_ends_lowest():
     assert "B = 16 ends lowest" in res.verdict and "not the smallest batch (B = 1" in res.verdict
     assert "smallest batch goes furthest" not in res.verdict
     assert "NOT close: up to" in res.verdict           # 10 draws: far from the formula
+
+
+def test_a_diverging_batch_size_is_reported_not_ranked(tmp_path):
+    """eta = 0.5 is too large for B = 1: its loss overflowed and the verdict ranked it with
+    "nanx below full-batch GD" and "reach loss nan" (exit 0)."""
+    from handgrad.lab import Outputs
+
+    res = run_batching(Outputs(tmp_path, "batching"), verbose=False, config=BatchingConfig(
+        lr=0.5, epochs=3, batch_sizes=(1, 16), samples=64, draws=10, hidden=4))
+    sgd, mini, gd = res.runs
+    assert sgd.diverged_at == 1 and mini.diverged_at is None and gd.diverged_at is None
+    assert np.all(np.isfinite(sgd.loss)) and sgd.loss.size == 1
+    assert "1                  64   diverged in epoch 1" in res.verdict
+    assert "Diverged (the loss overflowed or stayed above 100 x its start): B = 1;" in res.verdict
+    assert "nan" not in res.verdict
+    assert (tmp_path / "batching.png").stat().st_size > 0

@@ -35,6 +35,9 @@ from handgrad.optim import get_optimizer
 from handgrad.train.closure import BatchClosure
 
 
+GROWTH = 100.0   # diverged: the loss overflowed, or ends above this multiple of its start
+
+
 @dataclass
 class BatchingConfig:
     batch_sizes: tuple = (1, 4, 16, 64)  # mini-batch sizes B (full-batch GD, B = n, is added)
@@ -71,6 +74,8 @@ class BatchRun:
     noise: float                  # wiggle of log10 loss about its running mean, 2nd half
     grad_variance: float          # measured E||g_B - grad C||^2 at the fixed weights
     grad_variance_formula: float  # (sigma^2 / B) (n - B) / (n - 1)
+    diverged_at: int | None = None  # the epoch whose loss overflowed, or from which it stayed
+    #                                 above GROWTH x its start; loss and seconds stop before it
 
     @property
     def label(self) -> str:
@@ -132,11 +137,20 @@ def train(cfg: BatchingConfig, x, d, batch_size: int):
     losses, seconds, spent = [full_loss(model, loss, x, d)], [0.0], 0.0
     for _ in range(cfg.epochs):
         start = time.perf_counter()
-        epoch(model, loss, opt, x, d, batch_size, rng)
-        spent += time.perf_counter() - start
-        losses.append(full_loss(model, loss, x, d))
+        # A rate too large overflows: the run stops at the first non-finite loss.
+        with np.errstate(over="ignore", invalid="ignore"):
+            epoch(model, loss, opt, x, d, batch_size, rng)
+            spent += time.perf_counter() - start
+            losses.append(full_loss(model, loss, x, d))
         seconds.append(spent)
-    return np.array(losses), np.array(seconds)
+        if not np.isfinite(losses[-1]):
+            break
+    losses, seconds = np.array(losses), np.array(seconds)
+    above = ~(losses <= GROWTH * losses[0])
+    if not above[-1]:
+        return losses, seconds, None
+    first = int(above.size - np.argmin(above[::-1]))   # the last stretch above the limit
+    return losses[:first], seconds[:first], first
 
 
 def run_batching(outputs: Outputs | None = None, verbose: bool = True,
@@ -148,9 +162,9 @@ def run_batching(outputs: Outputs | None = None, verbose: bool = True,
     measured[cfg.samples] = formula[cfg.samples] = 0.0
     runs = []
     for B in sizes:
-        losses, seconds = train(cfg, x, d, B)
+        losses, seconds, diverged_at = train(cfg, x, d, B)
         runs.append(BatchRun(B, losses, seconds, -(-cfg.samples // B), noise_of(losses),
-                             measured[B], formula[B]))
+                             measured[B], formula[B], diverged_at))
     result = BatchingResult(cfg, runs, sigma2)
     return conclude(result, _verdict(result), outputs, "batching", verbose,
                     plot=lambda png: _plot(result, png))
@@ -166,8 +180,19 @@ def _verdict(r: BatchingResult) -> str:
         variance = ("0 (the full gradient)" if run.batch_size == cfg.samples else
                     f"{run.grad_variance:.3g} ({run.grad_variance_formula:.3g})")
         name = f"{run.batch_size}" + (" (GD)" if run.batch_size == cfg.samples else "")
+        if run.diverged_at is not None:
+            lines.append(f"  {name:9s} {run.steps_per_epoch:11d}   diverged in epoch "
+                         f"{run.diverged_at}{'':11s}{variance}")
+            continue
         lines.append(f"  {name:9s} {run.steps_per_epoch:11d}   {run.loss[-1]:10.4f}   "
                      f"{run.noise:11.4f}   {variance}")
+    diverged = [run for run in r.runs if run.diverged_at is not None]
+    if diverged:
+        lines.append(f"Diverged (the loss overflowed or stayed above {GROWTH:g} x its start): "
+                     + ", ".join(run.label for run in diverged) + f"; eta = {cfg.lr:g} is too "
+                     "large for them, so the runs are not compared.")
+        lines.append(_variance_line(r))
+        return "\n".join(lines)
     small, full = r.runs[0], r.runs[-1]
     best = min(r.runs, key=lambda run: run.loss[-1])
     noisiest = max(r.runs, key=lambda run: run.noise)
@@ -194,15 +219,20 @@ def _verdict(r: BatchingResult) -> str:
     lines.append(f"By wall time (this machine, this run) to reach loss {level:.3g}: "
                  + ", ".join(reach) + f"; an epoch takes {per_epoch[0]:.3g} s at B = "
                  f"{small.batch_size} and {per_epoch[1]:.3g} s for GD (the per-step overhead).")
+    lines.append(_variance_line(r))
+    return "\n".join(lines)
+
+
+def _variance_line(r: BatchingResult) -> str:
+    small = r.runs[0]
     off = max(abs(run.grad_variance / run.grad_variance_formula - 1) for run in r.runs[:-1])
-    lines.append(
+    return (
         f"The mini-batch gradient's variance falls as 1/B (times (n - B)/(n - 1)): measured "
         f"{small.grad_variance:.3g} at B = {small.batch_size} down to "
         f"{r.runs[-2].grad_variance:.3g} at B = {r.runs[-2].batch_size}, "
         + (f"within {100 * off:.0f}% of" if off <= 0.25 else
            f"NOT close: up to {100 * off:.0f}% off") +
         f" the formula with sigma^2 = {r.sigma2:.3g}.")
-    return "\n".join(lines)
 
 
 def _plot(r: BatchingResult, path):
@@ -214,7 +244,11 @@ def _plot(r: BatchingResult, path):
     for run, c in zip(r.runs, colors):
         ax.semilogy(np.arange(run.loss.size), run.loss, color=c, lw=1.6,
                     label=run.label + (" (full-batch GD)" if run.batch_size == cfg.samples else
-                                       " (SGD)" if run.batch_size == 1 else ""))
+                                       " (SGD)" if run.batch_size == 1 else "")
+                    + (", diverged (x)" if run.diverged_at is not None else ""))
+        if run.diverged_at is not None:
+            # The curve stops at the last loss below the limit; the cross marks the divergence.
+            ax.semilogy(run.loss.size - 1, run.loss[-1], "x", color=c, ms=10, mew=2)
     ax.set_xlabel("epoch")
     ax.set_ylabel("training MSE")
     ax.set_title("by epochs")
