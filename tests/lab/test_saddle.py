@@ -66,3 +66,15 @@ def test_which_normalising_methods_leave_sooner_is_measured():
     assert at["rprop"] < at["gd"] < at["adam"]
     assert "rprop, which normalise the gradient, ignore how small it is and leave sooner than GD" \
         in race.verdict
+
+
+def test_a_rate_that_overflows_is_reported_as_diverged():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        res = run_saddle(verbose=False, config=SaddleConfig(lr_scale=1e10, steps=20,
+                                                           optimizers=("gd", "rprop")))
+    assert "gd (diverged: its loss or weights overflowed)" in res.verdict
+    assert "E = inf" not in res.verdict and "nan" not in res.verdict
+    assert "gd (1e+30) move anyway, the rate times the tiny gradient not being tiny" in res.verdict

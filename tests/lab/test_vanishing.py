@@ -40,3 +40,14 @@ def test_the_exploding_line_reports_the_measured_growth():
         in res.verdict
     assert "by about 1.5 per layer" not in res.verdict
     assert "(sigmoid " in res.verdict
+
+
+def test_a_diverged_run_says_so_instead_of_nan():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        res = run_vanishing(verbose=False, config=VanishingConfig(
+            depth=3, width=8, epochs=1, samples=64, lr=1e4, batchnorm=False, gain=0.0,
+            activations=("relu",)))
+    assert "-> diverged" in res.verdict and "nan" not in res.verdict

@@ -211,8 +211,12 @@ def _verdict(r: SaddleResult) -> str:
             if not n_neg else "NOT a saddle point (no positive curvature): a maximum."),
         f"From the exact saddle (||grad E|| = {r.grad_norm:.0e}), 5 steps move "
         f"{', '.join(stuck) or 'no optimizer'} by less than {STUCK:g}: stuck"
-        + (f"; {', '.join(f'{e.optimizer} ({e.moved_from_exact:.2g})' for e in moved)} move "
-           f"anyway, because they normalise even so tiny a gradient" if moved else "")
+        + "".join(f"; {', '.join(f'{e.optimizer} ({e.moved_from_exact:.2g})' for e in group)} "
+                  f"move anyway, {why}" for group, why in (
+                      ([e for e in moved if e.optimizer in NORMALISING],
+                       "because they normalise even so tiny a gradient"),
+                      ([e for e in moved if e.optimizer not in NORMALISING],
+                       "the rate times the tiny gradient not being tiny")) if group)
         + ".",
         f"From a perturbation of size {cfg.perturbation:g}, escaped (loss below "
         f"{cfg.escape:g} E_saddle) and stayed below E_saddle: "
@@ -238,6 +242,8 @@ def _verdict(r: SaddleResult) -> str:
         lines.append(f"Not below the escape line after {cfg.steps} steps: " + ", ".join(
             f"{e.optimizer} (E = {e.losses[-1]:.3g}, "
             f"{np.linalg.norm(e.thetas[-1] - e.thetas[0]):.2g} away from its start)"
+            if np.isfinite(e.losses[-1]) and np.all(np.isfinite(e.thetas[-1])) else
+            f"{e.optimizer} (diverged: its loss or weights overflowed)"
             for e in never) + ".")
     if np.isfinite(r.gd_growth_measured):
         lines.append(f"GD grows its negative-curvature component by {r.gd_growth_measured:.4f} "

@@ -166,10 +166,16 @@ def _verdict(r: VanishingResult) -> str:
              f"||grad_W_{n}|| (first layer over last) at initialisation and after {cfg.epochs} "
              f"epochs of SGD (eta = {cfg.lr:g}):"]
     for run in r.runs:
-        end = run.ratio[-1]
-        lines.append(f"  {run.label:22s} {run.ratio[0]:9.2e} -> {end:9.2e}   "
-                     f"(x{run.per_layer:.2f} per layer at init; loss {run.losses[0]:.3f} -> "
-                     f"{run.losses[-1]:.3f})")
+        if not run.losses[-1] <= 100 * run.losses[0]:
+            # SGD diverged (overflowed, or ends 100 times above its start): no ratio to report
+            bad = np.flatnonzero(~(run.losses <= 100 * run.losses[0]))[0]
+            lines.append(f"  {run.label:22s} {run.ratio[0]:9.2e} -> diverged  (x{run.per_layer:.2f}"
+                         f" per layer at init; loss {run.losses[0]:.3g}, above 100 x that or not "
+                         f"finite from epoch {bad})")
+            continue
+        lines.append(f"  {run.label:22s} {run.ratio[0]:9.2e} -> {run.ratio[-1]:9.2e}   "
+                     f"(x{run.per_layer:.2f} per layer at init; loss {run.losses[0]:.3g} -> "
+                     f"{run.losses[-1]:.3g})")
     if "sigmoid" in cfg.activations:
         s = r.run("sigmoid")
         bound = 0.25 * s.spectral[1:]
