@@ -51,3 +51,20 @@ def test_the_verdict_compares_the_rates_with_the_measured_limits():
     assert "(> 2 eta_opt of both)" in _line(default.verdict, "large constant")
     assert "never settles" in _line(default.verdict, "large constant")
     assert "escapes, then settles" in _line(default.verdict, "eta_0")
+
+
+def test_a_rate_that_overflows_is_reported(tmp_path):
+    import warnings
+
+    from handgrad.lab import Outputs
+
+    cfg = EscapeConfig(seeds=5, eta0=1e300)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                   # no overflow warnings from the run
+        res = run_escape(verbose=False, config=cfg)
+    assert "diverges: w overflows from 100% of the starts" in _line(res.verdict, "large constant")
+    assert "nan" not in res.verdict
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # matplotlib's log scale at 1e300
+        run_escape(Outputs(tmp_path, "escape"), verbose=False, config=cfg)
+    assert (tmp_path / "escape.png").stat().st_size > 0

@@ -120,8 +120,9 @@ class EscapeResult:
 def descend(w0: np.ndarray, etas: np.ndarray) -> np.ndarray:
     """w^(k+1) = w^(k) - eta_k E'(w^(k)) (001), every start at once."""
     paths = [w0]
-    for eta in etas:
-        paths.append(paths[-1] - eta * grad_E(paths[-1]))
+    with np.errstate(over="ignore", invalid="ignore"):   # a huge rate overflows: reported
+        for eta in etas:
+            paths.append(paths[-1] - eta * grad_E(paths[-1]))
     return np.array(paths)
 
 
@@ -160,6 +161,9 @@ def _relation(eta: float, limits: tuple[float, float]) -> str:
 
 def _behaviour(r: EscapeResult, o: ScheduleOutcome) -> str:
     """What the runs did, measured: left the poor basin or not, settled or not."""
+    if not np.all(np.isfinite(o.paths[-1])):
+        return (f"diverges: w overflows from {np.mean(~np.isfinite(o.paths[-1])):.0%} of the "
+                "starts")
     in_poor = o.paths[0] < r.barrier
     ever_left = np.any(o.paths > r.barrier, axis=0)
     escaped = float(np.mean(ever_left[in_poor])) if in_poor.any() else 0.0
