@@ -237,6 +237,28 @@ def build_trainer(a, ds, task, model, run_dir: Path) -> Trainer:
                    threads=a.threads)
 
 
+def check_run(a, ds, trainer, d_train, d_val) -> None:
+    """Refuse, before the run folder changes, what training would refuse after its first steps:
+    in the command line's own words first, then whatever else ``Trainer.check`` finds."""
+    from handgrad.optim.curvature import SQUARED_ERROR_LOSSES
+    from handgrad.optim.second_order import LevenbergMarquardt
+
+    if a.patience and ds.x_val is None:
+        raise OptionError(f"invalid --patience {a.patience}: early stopping watches the "
+                          f"validation loss, and --val-size {a.val_size:g} holds out no "
+                          "validation split (give --val-size > 0, e.g. 0.1, or drop --patience)")
+    if isinstance(trainer.optimizer, LevenbergMarquardt) and a.loss not in SQUARED_ERROR_LOSSES:
+        raise OptionError(f"invalid --optimizer {a.optimizer} with --loss {a.loss}: "
+                          "Levenberg-Marquardt needs a squared-error loss "
+                          f"({', '.join(SQUARED_ERROR_LOSSES)}); give --loss mse or another "
+                          "--optimizer")
+    if a.batchnorm and (a.batch_size == 1 or len(ds.x_train) == 1):
+        raise OptionError(f"invalid --batch-size {a.batch_size} with --batchnorm: batch norm "
+                          "needs at least 2 samples per batch for its batch statistics (give "
+                          "--batch-size 2 or more, or drop --batchnorm)")
+    trainer.check(ds.x_train, d_train, ds.x_val, d_val)
+
+
 def settings_record(a) -> dict:
     """The resolved settings as stored in the checkpoint and metrics.json."""
     return {k: getattr(a, k) for k in DEFAULTS}
@@ -398,6 +420,7 @@ def train_in(folder, a, explicit: dict, overwrite: bool, dp=None) -> int:
         dp.wrap(trainer, sync_batchnorm=bool(a.sync_batchnorm))
     if a.resume:
         resume_trainer(trainer, checkpoint_path)
+    check_run(a, ds, trainer, d_train, d_val)
     # Everything is checked: now the folder may change. A fresh run removes the earlier run's
     # files, a resumed one its outputs (they will describe the longer run), so the folder never
     # holds the model of one run beside the checkpoint of another.

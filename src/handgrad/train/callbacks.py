@@ -28,6 +28,10 @@ class Callback:
     def state_dict(self) -> dict:
         return {}
 
+    def check(self, trainer, keys: list[str]) -> None:
+        """Raise before training what this callback would refuse during it (``keys``: the
+        history record's keys the run will have)."""
+
     def load_state_dict(self, state: dict) -> None:
         return None
 
@@ -140,6 +144,12 @@ class EarlyStopping(Callback):
     @property
     def best_buffers(self) -> dict:
         return {} if self.best_snapshot is None else self.best_snapshot.buffers
+
+    def check(self, trainer, keys):
+        if self.monitor not in keys:
+            raise OptionError(f"early stopping monitors {self.monitor!r}, which this run does not "
+                              f"record (it records {', '.join(keys)}); give validation data "
+                              "(x_val, d_val) or monitor another key")
 
     def _score(self, record):
         value = record.get(self.monitor)

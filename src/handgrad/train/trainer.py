@@ -108,11 +108,7 @@ class Trainer:
     # --- public ---------------------------------------------------------------------------------
     def fit(self, x, d, x_val=None, d_val=None) -> History:
         """Train until ``epochs`` are completed (counting epochs of a resumed run) or a stop."""
-        # The boundary: the data, the targets and the run's settings are checked here, once;
-        # every step below runs on them unchecked.
-        self._check_settings()
-        x, d, targets = self._check_data(x, d, "training")
-        validation = self._check_validation(x_val, d_val)
+        x, d, targets, validation = self._prepare(x, d, x_val, d_val)
         self._warn_if_batch_method_on_minibatches(len(x))
         self.stop_training, self.stop_reason = False, ""
         self._call("on_train_begin")
@@ -136,6 +132,63 @@ class Trainer:
         self.stop_reason = self.stop_reason or "max_epochs"
         self._call("on_train_end")
         return self.history
+
+    def check(self, x, d, x_val=None, d_val=None) -> None:
+        """Raise what ``fit`` on this data would refuse, without training: the data and targets,
+        the settings, the optimizer against the loss, a batch of one sample under batch norm, and
+        each callback against the history keys the run will record (early stopping's monitored
+        value). A caller that must change files before training (the CLI's run folder) calls it
+        first, so a refused run never starts."""
+        self._prepare(x, d, x_val, d_val)
+
+    def _prepare(self, x, d, x_val, d_val):
+        # The boundary: the data, the targets and the run's settings are checked here, once;
+        # every step below runs on them unchecked.
+        self._check_settings()
+        x, d, targets = self._check_data(x, d, "training")
+        validation = self._check_validation(x_val, d_val)
+        self._check_optimizer_loss()
+        self._check_batch_statistics(len(x))
+        keys = self.record_keys(validation is not None)
+        for callback in self.callbacks:
+            check = getattr(callback, "check", None)  # a callback need not subclass Callback
+            if check is not None:
+                check(self, keys)
+        return x, d, targets, validation
+
+    def record_keys(self, validation: bool) -> list[str]:
+        """The keys of each epoch's history record (with validation data or without)."""
+        keys = ["epoch", "train_loss", "running_loss", "lr", "time"]
+        splits = ("train", "val") if validation else ("train",)
+        if validation:
+            keys.append("val_loss")
+        if self.task is not None:
+            keys += [f"{split}_{self.metric_name}" for split in splits]
+        return keys
+
+    def _check_optimizer_loss(self) -> None:
+        # Levenberg-Marquardt's Gauss-Newton matrix is that of a sum of squared residuals; a
+        # model or closure may supply its own residuals (least_squares()), an MLP does not.
+        from handgrad.optim.curvature import SQUARED_ERROR_LOSSES
+        from handgrad.optim.second_order import LevenbergMarquardt
+
+        if isinstance(self.optimizer, LevenbergMarquardt) and \
+                getattr(self.model, "least_squares", None) is None and \
+                self.loss.name not in SQUARED_ERROR_LOSSES:
+            raise OptionError(f"invalid optimizer: 'lm' (Levenberg-Marquardt) needs a "
+                              f"squared-error loss ({', '.join(SQUARED_ERROR_LOSSES)}), got "
+                              f"{self.loss.name!r}")
+
+    def _check_batch_statistics(self, n: int) -> None:
+        # minibatches() merges a last batch of one into the one before, so a batch of one
+        # sample happens only with batch_size = 1 or a training set of one row.
+        from handgrad.nn.batchnorm import BatchNorm1d
+
+        if (self.batch_size == 1 or n == 1) and \
+                any(isinstance(m, BatchNorm1d) for m in self.model.modules()):
+            raise OptionError(f"invalid batch_size: {self.batch_size} with {n} training rows "
+                              "(batch norm needs at least 2 samples per batch for its batch "
+                              "statistics; use a larger batch or a model without batch norm)")
 
     def evaluate(self, x, d) -> dict:
         """Loss (and metric, with a task) on a data set, in eval mode, in batches."""
