@@ -29,9 +29,9 @@ from handgrad import io
 from handgrad.cli import options as opts
 from handgrad.cli.run_folder import RUN_FILES, RunFolder
 from handgrad.data import load_dataset
-from handgrad.data.sources import short_name
-from handgrad.errors import (DivergenceError, HandgradError, ModelFileError, OptionError,
-                             RunFolderError)
+from handgrad.data.sources import data_file_record, short_name
+from handgrad.errors import (DataError, DivergenceError, HandgradError, ModelFileError,
+                             OptionError, RunFolderError)
 from handgrad.nn import MLP, get_loss
 from handgrad.train.callbacks import Checkpoint, EarlyStopping, ProgressBar, resume
 from handgrad.train.run import finish_run, model_metadata
@@ -213,7 +213,7 @@ def build_model(a, ds, task):
                dtype=np.dtype(a.dtype), dropout=a.dropout, batchnorm=a.batchnorm)
 
 
-def build_trainer(a, ds, task, model, run_dir: Path) -> Trainer:
+def build_trainer(a, ds, task, model, run_dir: Path, data_file=None) -> Trainer:
     from handgrad.optim import get_optimizer, get_schedule
 
     options = dict(a.opt)
@@ -227,7 +227,7 @@ def build_trainer(a, ds, task, model, run_dir: Path) -> Trainer:
     optimizer = get_optimizer(a.optimizer, model, lr=a.lr, **options)
     schedule = get_schedule(a.schedule, optimizer, **a.sched) if a.schedule else None
     checkpoint = Checkpoint(run_dir / CHECKPOINT, every=a.checkpoint_every,
-                            metadata={"settings": settings_record(a)})
+                            metadata={"settings": settings_record(a), "data_file": data_file})
     callbacks = [ProgressBar(len(ds.x_train), disable=True if a.no_progress else None), checkpoint]
     if a.patience:
         callbacks.append(EarlyStopping(patience=a.patience))
@@ -409,13 +409,18 @@ def train_in(folder, a, explicit: dict, overwrite: bool, dp=None) -> int:
     run_dir, checkpoint_path = folder.path, folder.path / CHECKPOINT
     writes = dp is None or dp.is_root
     a = settings_for_folder(folder, a, explicit, overwrite)
+    # The data's identity as it is read now: the checkpoint and the model file keep it, and a
+    # resumed run refuses data changed since (a new split would put trained rows in the test).
+    data_file = data_file_record(a.data)
+    if a.resume:
+        check_same_data(checkpoint_path, data_file)
     ds = load_dataset(a.data, a.target, test_size=a.test_size, val_size=a.val_size, seed=a.seed,
                       dtype=np.dtype(a.dtype), impute=a.impute, encoding=a.encoding)
     a = for_task(a, ds)
     task = build_task(a, ds)
     model = build_model(a, ds, task)
     d_train, d_val, d_test, target_scale = training_targets(ds, task)
-    trainer = build_trainer(a, ds, task, model, run_dir)
+    trainer = build_trainer(a, ds, task, model, run_dir, data_file)
     if dp is not None:
         dp.wrap(trainer, sync_batchnorm=bool(a.sync_batchnorm))
     if a.resume:
@@ -441,7 +446,7 @@ def train_in(folder, a, explicit: dict, overwrite: bool, dp=None) -> int:
     seconds = time.perf_counter() - start
     if not writes:
         return 0
-    meta = model_metadata(ds, task, target_scale, settings_record(a))
+    meta = model_metadata(ds, task, target_scale, settings_record(a), data_file)
     print(finish_run(run_dir, model, trainer, ds, task, d_test, target_scale, meta, seconds))
     return 0
 
@@ -459,6 +464,21 @@ def settings_for_folder(folder: RunFolder, a, explicit: dict, overwrite: bool):
                              "model); continue it with --resume, start afresh with --overwrite, "
                              "or give another --name")
     return a
+
+
+def check_same_data(path: Path, data_file: dict | None) -> None:
+    """Refuse to resume on a data file whose bytes differ from those the run started on (rows
+    added or reordered: the split would differ). Named sets have no record, nor have checkpoints
+    written before the record was kept: nothing to compare."""
+    stored = io.load_checkpoint(path)[2]["metadata"].get("data_file")
+    if not isinstance(stored, dict) or data_file is None:
+        return
+    if stored.get("sha256") != data_file["sha256"]:
+        names = ", ".join(data_file["paths"])
+        raise DataError(f"cannot resume: the data file {names} has changed since the run in "
+                        f"{path.parent} started (its SHA-256 differs from the one in {path.name}); "
+                        "restore the original file, or train afresh with --overwrite or under "
+                        "another --name")
 
 
 def resume_trainer(trainer, path: Path) -> None:

@@ -20,19 +20,25 @@ from handgrad.train import metrics, plots
 from handgrad.train.trainer import predict_outputs
 
 
-def model_metadata(ds, task, target_scale, settings: dict) -> dict:
+_HASH_NOW = object()
+
+
+def model_metadata(ds, task, target_scale, settings: dict, data_file=_HASH_NOW) -> dict:
     """What ``predict`` and ``evaluate`` need to use the model on raw data: the raw feature
     columns, their preprocessing (categories, imputation values, standardisation, all fitted on
     the training split), the class names and, for regression, the target scaling. ``target_scale``
-    None takes the Dataset's own (``ds.target_scaler``)."""
+    None takes the Dataset's own (``ds.target_scaler``). ``data_file``: the training data's
+    ``data_file_record``, as taken when the run started (by default, hashed now)."""
     if target_scale is None and getattr(ds, "target_scaler", None) is not None:
         target_scale = ds.target_scaler.state()
     meta = {"task": task.to_dict(), "classes": [str(c) for c in ds.classes],
             "feature_names": list(ds.feature_names), "target_name": ds.target_name,
             "data": ds.name, "target_scale": target_scale,
             "settings": {k: v for k, v in settings.items() if _jsonable(v)}}
-    if settings.get("data") is not None:
-        meta["data_file"] = data_file_record(settings["data"])
+    if data_file is _HASH_NOW and settings.get("data") is not None:
+        data_file = data_file_record(settings["data"])
+    if data_file is not None and data_file is not _HASH_NOW:
+        meta["data_file"] = data_file
     prep = getattr(ds, "preprocessor", None)
     if prep is not None:
         meta["input_names"] = list(prep.input_names)
