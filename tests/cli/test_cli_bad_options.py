@@ -96,6 +96,9 @@ OPTION_CASES = [
     (["--weight-decay", "0.1", "--l2", "0.1"], ["l2", "weight_decay"]),
     (["--schedule", "step", "--sched", "nope=1"], ["nope"]),
     (["--schedule", "step", "--sched", "step_size"], ["invalid --sched: 'step_size'"]),
+    # schedule options without a schedule were ignored (lr constant, no warning)
+    (["--sched", "beta=0.5"], ["invalid --sched: beta=0.5", "without --schedule"]),
+    (["--optimizer", "adam", "--sched", "beta=0.5", "--sched", "x=1"], ["--sched", "--schedule"]),
     # a loss that does not fit the target
     (["--data", "diabetes", "--loss", "cross_entropy"], ["--loss", "cross_entropy", "regression"]),
     (["--data", "diabetes", "--loss", "bce"], ["--loss", "bce", "regression"]),
@@ -182,6 +185,7 @@ TOML_CASES = [
     ('opt = "beta1=0.9"', ["opt", "beta1=0.9"]),
     ('opt = ["beta1"]', ["opt", "'beta1'"]),
     ("sched = 3", ["sched", "3"]),
+    ("[sched]\nbeta = 0.5", ["invalid sched in", "beta=0.5", "without schedule"]),
     ("val_size = 2", ["val_size", "2"]),
     ("test_size = 0", ["test_size", "0"]),
     ('tol = "small"', ["tol", "'small'"]),
@@ -228,6 +232,8 @@ OK_CONFIGS = [
      and m["settings"]["batchnorm"] is True),
     ("[opt]\nbeta = 0.5", lambda m: m["settings"]["optimizer"] == "momentum"),
     ('hidden = ""\nbatch_size = 200', lambda m: m["settings"]["hidden"] == []),
+    ('schedule = "exponential"\n[sched]\nbeta = 0.5',
+     lambda m: m["history"]["lr"][1] < m["history"]["lr"][0]),
 ]
 
 

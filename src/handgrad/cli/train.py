@@ -138,6 +138,16 @@ def resolve(args) -> tuple[argparse.Namespace, dict]:
                              "--" + key.replace("_", "-"))
     settings = dict(DEFAULTS)
     settings.update({k: v for k, (v, _) in explicit.items()})
+    if settings["sched"] and settings["schedule"] is None and not settings["resume"]:
+        # without a schedule the learning rate stays constant: its options would be ignored
+        name = explicit["sched"][1]
+        if name.startswith("--"):
+            missing, give = "--schedule", "--schedule NAME (e.g. --schedule exponential)"
+        else:
+            missing, give = "schedule", 'schedule = "NAME" (e.g. "exponential") or --schedule NAME'
+        raise OptionError(f"invalid {name}: {show(settings['sched'])} without {missing} (a "
+                          f"schedule's options need a schedule: give {give}, or drop "
+                          f"{name.split(' in ')[0]})")
     return argparse.Namespace(**settings), explicit
 
 
