@@ -16,7 +16,10 @@ from handgrad.validate import check_bool, check_choice, check_int, check_option
 
 
 def parse_value(text: str):
-    """int, float, bool or None when the text is one, else the string itself."""
+    """int, float, bool or None when the text is one; a list of numbers when it is a comma-
+    separated list of them, bare or in brackets (``betas=0.8,0.99``, ``[0.8,0.99]``,
+    ``(0.8,0.99)``: the same list a TOML file's ``betas = [0.8, 0.99]`` gives); else the string
+    itself."""
     lowered = text.strip().lower()
     if lowered in ("true", "yes", "on"):
         return True
@@ -24,12 +27,31 @@ def parse_value(text: str):
         return False
     if lowered in ("none", "null"):
         return None
+    numbers = parse_numbers(text)
+    return text if numbers is None else numbers
+
+
+def parse_number(text: str):
+    """int or float, or None when the text is neither."""
     for kind in (int, float):
         try:
             return kind(text)
         except ValueError:
             pass
-    return text
+    return None
+
+
+def parse_numbers(text: str):
+    """A number, a list of numbers (comma-separated, optionally in [] or ()), or None."""
+    stripped = text.strip()
+    bracketed = stripped[:1] + stripped[-1:] in ("[]", "()")
+    if not bracketed and "," not in stripped:
+        return parse_number(text)
+    inner = stripped[1:-1].strip() if bracketed else stripped
+    if not inner:
+        return [] if bracketed else None
+    parts = [parse_number(part) for part in inner.split(",")]
+    return None if any(part is None for part in parts) else parts
 
 
 def parse_pairs(pairs, flag: str) -> dict:
