@@ -72,6 +72,8 @@ def test_pairing_trains_sensibly_or_is_refused(tmp_path, capsys, data, loss, out
     assert report["accuracy"] >= majority + 0.5 * (1 - majority), (report["accuracy"], majority)
     if loss not in SCORES:
         assert report["log_loss"] < prior_log_loss, (report["log_loss"], prior_log_loss)
+    else:
+        assert "log_loss" not in report, report
 
 
 def test_kl_on_a_sigmoid_is_one_output_and_the_binary_divergence(tmp_path, capsys):

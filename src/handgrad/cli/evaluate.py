@@ -254,8 +254,10 @@ def format_report(report: dict, classes: list[str]) -> str:
     if len(classes) != len(matrix):
         classes = [str(k) for k in range(len(matrix))]
     width = max([8] + [len(c) for c in classes])
-    lines = [f"accuracy {report['accuracy']:.4f}", f"log loss {report['log_loss']:.4f}", "",
-             f"{'class':>{width}}  precision  recall  support"]
+    lines = [f"accuracy {report['accuracy']:.4f}"]
+    if "log_loss" in report:  # none for score outputs (hinge): no probabilities
+        lines.append(f"log loss {report['log_loss']:.4f}")
+    lines += ["", f"{'class':>{width}}  precision  recall  support"]
     for name, p, r, n in zip(classes, report["precision"], report["recall"], matrix.sum(axis=1)):
         lines.append(f"{name:>{width}}  {p:9.4f}  {r:6.4f}  {n:7d}")
     lines += ["", "confusion matrix (rows: true class, columns: predicted)"]

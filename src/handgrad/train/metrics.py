@@ -49,11 +49,16 @@ def r2(d, y) -> float:
 
 
 def classification_report(d, predicted, probabilities, n_classes: int) -> dict:
+    """Accuracy, per-class precision and recall, the confusion matrix, and the log loss when
+    there are probabilities (None for score outputs, as the hinge losses': no log loss)."""
     matrix = confusion_matrix(d, predicted, n_classes)
     precision, recall = precision_recall(matrix)
-    return {"accuracy": accuracy(d, predicted), "log_loss": log_loss(d, probabilities),
-            "precision": precision.tolist(), "recall": recall.tolist(),
-            "confusion_matrix": matrix.tolist()}
+    report = {"accuracy": accuracy(d, predicted)}
+    if probabilities is not None:
+        report["log_loss"] = log_loss(d, probabilities)
+    report.update(precision=precision.tolist(), recall=recall.tolist(),
+                  confusion_matrix=matrix.tolist())
+    return report
 
 
 def regression_report(d, y) -> dict:

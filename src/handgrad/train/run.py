@@ -81,7 +81,9 @@ def finish_run(run_dir: Path, model, trainer, ds, task, d_test, target_scale, me
     if task.kind == "classification":
         plots.plot_confusion(np.array(report["confusion_matrix"]), ds.classes,
                              run_dir / "confusion.png")
-        headline = f"test accuracy {report['accuracy']:.4f} (log loss {report['log_loss']:.4f})"
+        headline = f"test accuracy {report['accuracy']:.4f}"
+        if "log_loss" in report:  # not for scores (hinge): they are no probabilities
+            headline += f" (log loss {report['log_loss']:.4f})"
     else:
         headline = f"test R^2 {report['r2']:.4f} (MSE {report['mse']:.4g}, MAE {report['mae']:.4g})"
     return (f"{headline} after {trainer.epoch} epochs ({trainer.stop_reason}), "

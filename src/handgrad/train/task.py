@@ -174,14 +174,23 @@ class Task:
                             f"({self.n_classes} classes)")
         return d.astype(np.int64, copy=False)
 
-    def probabilities(self, y: np.ndarray) -> np.ndarray:
-        """Class probabilities (n, C) from the model's outputs. Outputs that are not a
-        distribution (L2 losses on identity or sigmoid outputs) are clipped at 0 and normalised
-        per row, so a reported log loss is one of probabilities."""
+    @property
+    def gives_probabilities(self) -> bool:
+        """False for the hinge losses: their output is a score whose sign is the class (a
+        margin, not a log-odds: sigmoid(score) is no probability), so no log loss is reported."""
+        return self.loss not in SIGNED_LOSSES
+
+    def probabilities(self, y: np.ndarray) -> np.ndarray | None:
+        """Class probabilities (n, C) from the model's outputs; None for score outputs (the hinge
+        losses, ``gives_probabilities``). Outputs that are not a distribution (L2 losses on
+        identity or sigmoid outputs) are clipped at 0 and normalised per row, so a reported log
+        loss is one of probabilities."""
+        if not self.gives_probabilities:
+            return None
         if self.loss == "nll":
             return np.exp(y)
         if self.n_outputs == 1:
-            p1 = expit(y[:, 0]) if self.loss in LOGIT_LOSSES | SIGNED_LOSSES else y[:, 0]
+            p1 = expit(y[:, 0]) if self.loss in LOGIT_LOSSES else y[:, 0]
             return np.column_stack([1.0 - p1, p1])
         if self.loss in LOGIT_LOSSES:
             return softmax(y, axis=1)
