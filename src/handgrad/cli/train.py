@@ -419,13 +419,13 @@ def train_in(folder, a, explicit: dict, overwrite: bool, dp=None) -> int:
     run_dir, checkpoint_path = folder.path, folder.path / CHECKPOINT
     writes = dp is None or dp.is_root
     a = settings_for_folder(folder, a, explicit, overwrite)
-    # The data's identity as it is read now: the checkpoint and the model file keep it, and a
+    ds = load_dataset(a.data, a.target, test_size=a.test_size, val_size=a.val_size, seed=a.seed,
+                      dtype=np.dtype(a.dtype), impute=a.impute, encoding=a.encoding)
+    # The data's identity as the run reads it: the checkpoint and the model file keep it, and a
     # resumed run refuses data changed since (a new split would put trained rows in the test).
     data_file = data_file_record(a.data)
     if a.resume:
         check_same_data(checkpoint_path, data_file)
-    ds = load_dataset(a.data, a.target, test_size=a.test_size, val_size=a.val_size, seed=a.seed,
-                      dtype=np.dtype(a.dtype), impute=a.impute, encoding=a.encoding)
     a = for_task(a, ds)
     task = build_task(a, ds)
     model = build_model(a, ds, task)
