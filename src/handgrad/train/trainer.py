@@ -69,6 +69,11 @@ class Trainer:
       per step, below any useful tolerance long before it has settled.
     - callbacks (early stopping, reason "early_stopping"); Ctrl-C ("interrupted"); a
       non-finite loss raises DivergenceError ("diverged").
+
+    The history's ``train_loss`` (and Q) is the data loss Div alone, as ``val_loss`` is, so the
+    two compare. When the optimizer minimises Div + lambda R(W) (its ``l2``/``l1``), ``penalty``
+    records the mean of lambda R(W) over the epoch's steps, each at the W its gradient was taken
+    at: ``train_loss + penalty`` is the mean of the minimised loss.
     """
 
     def __init__(self, model: Module, loss: Loss, optimizer, *, task: Task | None = None,
@@ -159,6 +164,8 @@ class Trainer:
     def record_keys(self, validation: bool) -> list[str]:
         """The keys of each epoch's history record (with validation data or without)."""
         keys = ["epoch", "train_loss", "running_loss", "lr", "time"]
+        if getattr(self.optimizer, "penalty_in_loss", False):
+            keys.append("penalty")
         splits = ("train", "val") if validation else ("train",)
         if validation:
             keys.append("val_loss")
@@ -230,8 +237,8 @@ class Trainer:
             # One gather per batch (a view when not shuffling): peak memory stays one batch
             # above the data set instead of a second copy of it.
             rows = order[batches[index]] if self.shuffle else batches[index]
-            value, y = self._train_step(x[rows], targets[rows])
-            self._epoch.add(value, len(y), self._correct(labels, rows, y))
+            value, penalty, y = self._train_step(x[rows], targets[rows])
+            self._epoch.add(value, len(y), self._correct(labels, rows, y), penalty)
             self.step_in_epoch = index + 1
             self.global_step += 1
             self._call("on_batch_end", value)
@@ -241,23 +248,25 @@ class Trainer:
         optimizer = self.optimizer
         closure = BatchClosure(self.model, self.loss, xb, tb, prepared=True,
                                rewind=getattr(optimizer, "needs_closure", True))
-        # The optimizer adds the penalty's gradient (one implementation of regularisation); the
-        # reported loss L = Div + lambda R(W) adds its value at the W the gradient was taken at.
+        # The optimizer adds the penalty's gradient (one implementation of regularisation). The
+        # minimised loss is L = Div + lambda R(W); Div (value) and lambda R(W) at the W the
+        # gradient was taken at (penalty) are recorded apart, so the training loss compares with
+        # the validation loss, which has no penalty.
         penalty = optimizer.penalty() if getattr(optimizer, "penalty_in_loss", False) else 0.0
         try:
             # Every optimizer takes the closure (torch.optim's convention): plain methods evaluate
             # it once at W, the others wherever their rule needs the loss.
-            value = float(optimizer.step(closure)) + penalty
+            value = float(optimizer.step(closure))
         except NonFiniteError as err:
             # an optimizer may reject a non-finite value or step first: the same divergence
             raise DivergenceError(f"training diverged: non-finite values at {self._where()} "
                                   f"({err}); lower the learning rate") from err
-        if not np.isfinite(value):
+        if not np.isfinite(value + penalty):
             raise DivergenceError(
-                f"training diverged: the loss became {value} at {self._where()}; lower the "
-                "learning rate")
+                f"training diverged: the loss became {value + penalty} at {self._where()}; lower "
+                "the learning rate")
         self.running_loss = update_running_loss(self.running_loss, value, self.running_lambda)
-        return value, closure.y
+        return value, penalty, closure.y
 
     def _where(self) -> str:
         return f"epoch {self.epoch + 1}, step {self.step_in_epoch + 1}"
@@ -270,6 +279,8 @@ class Trainer:
                   "running_loss": self.running_loss,
                   "lr": float(getattr(self.optimizer, "lr", float("nan"))),
                   "time": time.perf_counter() - self._epoch_start}
+        if getattr(self.optimizer, "penalty_in_loss", False):
+            record["penalty"] = self._epoch.mean_penalty
         if self.task is not None:
             record[f"train_{self.metric_name}"] = self._epoch.metric(self.task)
         if validation is not None:
@@ -515,17 +526,24 @@ def _blas_threads(threads: int | None):
 class _EpochTotals:
     """Sums over the batches of one epoch (part of the checkpoint for mid-epoch resumes)."""
 
-    def __init__(self, loss_sum: float = 0.0, seen: int = 0, correct: float = 0.0):
+    def __init__(self, loss_sum: float = 0.0, seen: int = 0, correct: float = 0.0,
+                 penalty_sum: float = 0.0):
         self.loss_sum, self.seen, self.correct = loss_sum, seen, correct
+        self.penalty_sum = penalty_sum
 
-    def add(self, value: float, n: int, correct: float) -> None:
+    def add(self, value: float, n: int, correct: float, penalty: float = 0.0) -> None:
         self.loss_sum += value * n
+        self.penalty_sum += penalty * n
         self.seen += n
         self.correct += correct
 
     @property
     def mean_loss(self) -> float:
         return self.loss_sum / max(self.seen, 1)
+
+    @property
+    def mean_penalty(self) -> float:
+        return self.penalty_sum / max(self.seen, 1)
 
     def metric(self, task: Task) -> float:
         return self.correct / max(self.seen, 1) if task.kind == "classification" else float("nan")
