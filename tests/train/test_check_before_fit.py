@@ -8,7 +8,7 @@ import pytest
 from handgrad.errors import OptionError
 from handgrad.nn import MLP, get_loss
 from handgrad.optim import get_optimizer
-from handgrad.train import EarlyStopping, Task, Trainer
+from handgrad.train import Callback, EarlyStopping, Task, Trainer
 
 
 def data():
@@ -51,3 +51,30 @@ def test_check_accepts_what_fit_trains():
     trainer.check(x, d, x[:10], d[:10])
     trainer.fit(x, d, x[:10], d[:10])
     assert len(trainer.history["val_loss"]) == trainer.epoch > 0
+
+
+class Writes(Callback):
+    """Writes its own key into each epoch's record (as scikit-learn's validation score does)."""
+
+    def on_epoch_end(self, trainer, record):
+        record["custom"] = float(trainer.epoch)
+
+
+class Declares(Writes):
+    record_keys = ("custom",)
+
+
+def test_keys_written_by_an_earlier_callback_are_not_refused():
+    x, d = data()
+    for first in (Writes(), Declares()):
+        trainer = make(callbacks=[first, EarlyStopping(patience=5, monitor="custom")])
+        trainer.check(x, d)
+        trainer.fit(x, d)
+        assert trainer.epoch == 3 and trainer.stop_reason == "max_epochs"
+
+
+def test_a_declared_callback_keeps_the_check_for_other_keys():
+    x, d = data()
+    trainer = make(callbacks=[Declares(), EarlyStopping(patience=5, monitor="val_custom")])
+    with pytest.raises(OptionError, match="val_custom"):
+        trainer.check(x, d)

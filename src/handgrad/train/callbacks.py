@@ -30,7 +30,9 @@ class Callback:
 
     def check(self, trainer, keys: list[str]) -> None:
         """Raise before training what this callback would refuse during it (``keys``: the
-        history record's keys the run will have)."""
+        history record's keys the run will have, with those of the callbacks before it). A
+        callback that writes keys into the record names them in ``record_keys`` (a tuple), so
+        the callbacks after it are checked; without it they are not."""
 
     def load_state_dict(self, state: dict) -> None:
         return None
@@ -38,6 +40,7 @@ class Callback:
 
 class ProgressBar(Callback):
     """One tqdm bar over all steps: running loss Q, last validation metric, speed, time left."""
+    record_keys = ()  # writes nothing into the epoch's record
 
     def __init__(self, n_samples: int, disable: bool | None = None):
         self.n_samples, self.disable, self.bar = n_samples, disable, None
@@ -77,6 +80,7 @@ class Checkpoint(Callback):
     streams, history) and the optimizer's and schedule's state. It is never written after a
     divergence, so the last good one survives.
     """
+    record_keys = ()  # writes nothing into the epoch's record
 
     def __init__(self, path, every: int = 1, metadata: dict | None = None):
         self.path, self.every = Path(path), check_int("checkpoint every", every, 1)
@@ -125,6 +129,7 @@ class EarlyStopping(Callback):
     """Stops when the monitored value (validation loss by default) has not improved by
     ``min_delta`` for ``patience`` epochs, and restores the best weights and buffers (batch norm's
     running statistics). Random streams run on: they are not part of what was best."""
+    record_keys = ()  # writes nothing into the epoch's record
 
     def __init__(self, patience: int = 10, monitor: str = "val_loss", min_delta: float = 0.0,
                  restore_best: bool = True):

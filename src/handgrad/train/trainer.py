@@ -157,8 +157,9 @@ class Trainer:
         keys = self.record_keys(validation is not None)
         for callback in self.callbacks:
             check = getattr(callback, "check", None)  # a callback need not subclass Callback
-            if check is not None:
+            if check is not None and keys is not None:
                 check(self, keys)
+            keys = _keys_after(callback, keys)
         return x, d, targets, validation
 
     def record_keys(self, validation: bool) -> list[str]:
@@ -421,6 +422,21 @@ class Trainer:
                 callback.load_state_dict(saved)
         if self.schedule is not None and "schedule" in state:
             self.schedule.load_state_dict(state["schedule"])
+
+
+def _keys_after(callback, keys):
+    """The record's keys once ``callback`` has run: a callback that declares ``record_keys``
+    adds those; one that may write into the record (its own on_epoch_end) without declaring
+    them leaves them unknown (None: later callbacks are not checked against a guess)."""
+    if keys is None:
+        return None
+    declared = getattr(callback, "record_keys", None)
+    if declared is not None:
+        return keys + list(declared)
+    from handgrad.train.callbacks import Callback
+
+    writes = getattr(type(callback), "on_epoch_end", None) is not Callback.on_epoch_end
+    return None if writes else keys
 
 
 def _check_counters(state: dict) -> tuple[int, int, int]:
