@@ -405,6 +405,10 @@ class _ValidationScore(Callback):
         self.x = self.d = None
         self.scores: list[float] = []
 
+    @property
+    def record_keys(self) -> tuple[str, ...]:
+        return (self.key,)  # declared, so the EarlyStopping after it is checked before training
+
     def on_epoch_end(self, trainer, record):
         trainer.model.eval()
         y = predict_outputs(trainer.model, self.x)
