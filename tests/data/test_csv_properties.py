@@ -5,7 +5,7 @@ import csv
 import math
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from handgrad.data import Categorical
@@ -68,6 +68,7 @@ def cells(column):
     return [None if np.isnan(v) else float(v) for v in column]
 
 
+@example(table=(["X"], ["text"], [["X,"]]), delimiter=";", quoting=csv.QUOTE_MINIMAL)
 @settings(max_examples=300, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(table=tables(), delimiter=st.sampled_from([",", ";", "\t", "|"]),

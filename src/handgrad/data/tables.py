@@ -356,8 +356,10 @@ def _raise_bad_line(path, delimiter, encoding, compression, width) -> None:
 
 def _check_row_lengths(table, frame, width, delimiter, encoding, compression) -> None:
     """pandas fills a short row's missing fields with NaN; a short row leaves the last column
-    empty, so only a file with missing values in its last column is scanned for one."""
-    if frame.shape[1] and frame.iloc[:, -1].isna().any():
+    empty, so only a file with missing values in its last column is scanned for one. A one-column
+    file is always scanned: no delimiter was seen in its header, so a row "X," (pandas drops the
+    empty field after it silently) may be a value holding a comma, or two fields."""
+    if width == 1 or (frame.shape[1] and frame.iloc[:, -1].isna().any()):
         _raise_bad_line(table.path, delimiter, encoding, compression, width)
 
 
