@@ -13,6 +13,8 @@ from handgrad.nn.activations import Tanh
     ((2, 3, 2, 1), "sigmoid", "sigmoid", "bce"),
     ((2, 3, 2), "relu", "identity", "half_mse"),
     ((2, 3, 2), "maxout", "identity", "cross_entropy"),
+    ((2, 3, 1), "tanh", "sigmoid", "kl"),            # 001's "2 or not 2": the binary divergence
+    ((2, 3, 1), "tanh", "identity", "hinge"),        # targets -1/+1
 ])
 def test_every_gradient_checks(sizes, activation, output, loss):
     res = run_explain(verbose=False, config=ExplainConfig(sizes=sizes, activation=activation,
@@ -68,3 +70,19 @@ def test_agreement_is_claimed_only_when_measured():
     bad = run_explain(verbose=False, config=ExplainConfig(eps=1e-12))
     assert bad.verdict.startswith("NOT all 11 backward quantities agree")
     assert run_explain(verbose=False, config=ExplainConfig()).verdict.startswith("All 11")
+
+
+@pytest.mark.parametrize("loss, output, sizes, needle", [
+    ("kl", "relu", (3, 4, 3), "one of: softmax, sigmoid"),
+    ("cross_entropy", "softmax", (3, 4, 3), "it takes logits"),
+    ("kl", "sigmoid", (3, 4, 3), "softmax for 3 classes"),
+    ("nll", "softmax", (3, 4, 3), "log_softmax"),
+])
+def test_a_pairing_the_loss_does_not_take_is_refused(loss, output, sizes, needle):
+    """The same table `handgrad train` uses (train.task.OUTPUTS), named as the lab's option."""
+    from handgrad.errors import OptionError
+
+    with pytest.raises(OptionError, match="invalid output") as err:
+        ExplainConfig(loss=loss, output=output, sizes=sizes)
+    assert needle in str(err.value) and f"--loss {loss}" in str(err.value)
+    assert "expected expected" not in str(err.value)

@@ -26,6 +26,7 @@ from handgrad.lab import plotting, scalar_backprop
 from handgrad.lab.common import Outputs, Span, at_least, check_config, require, say
 from handgrad.nn import MLP, Linear, get_loss
 from handgrad.nn.activations import Activation, Identity
+from handgrad.train.task import TASK_LOSSES, canonical_output, output_problem
 
 
 AGREE = 1e-4   # backprop and central differences agree: relative error below this
@@ -53,6 +54,7 @@ class ExplainConfig:
         check_config(self)
         require(len(self.sizes) >= 2 and min(self.sizes) >= 1, "sizes", self.sizes,
                 "at least two positive widths, e.g. 3,4,2")
+        self._check_pairing()
         if self.scalar:
             require(self.loss in scalar_backprop.LOSSES, "loss", self.loss,
                     f"one of {', '.join(scalar_backprop.LOSSES)} with --scalar")
@@ -60,6 +62,18 @@ class ExplainConfig:
                 require(f in scalar_backprop.SCALAR or f in scalar_backprop.VECTOR, name, f,
                         "one of " + ", ".join(list(scalar_backprop.SCALAR) +
                                               list(scalar_backprop.VECTOR)) + " with --scalar")
+
+    def _check_pairing(self) -> None:
+        """The classification losses take the outputs their formulas assume (train.task.OUTPUTS,
+        as `handgrad train` checks them): kl on relu outputs, or cross-entropy after a softmax
+        (a second softmax), would print a pass that is not the notes' divergence."""
+        if self.loss not in TASK_LOSSES["classification"] or self.loss in TASK_LOSSES["regression"]:
+            return  # the L2 losses take any output: the target is drawn to suit it
+        width = self.sizes[-1]
+        problem = output_problem("classification", self.loss, canonical_output(self.output),
+                                 2 if width == 1 else width)
+        require(problem is None, "output", self.output,
+                f"{(problem or '').removeprefix('expected ')} (with --loss {self.loss})")
 
 
 @dataclass
@@ -110,6 +124,8 @@ def _target(cfg: ExplainConfig, width: int, rng) -> np.ndarray:
         return d
     if cfg.loss in ("bce", "bce_logits"):
         return rng.integers(0, 2, size=(1, width)).astype(float)
+    if cfg.loss in ("hinge", "squared_hinge"):
+        return rng.choice([-1.0, 1.0], size=(1, width))
     return rng.standard_normal((1, width))
 
 
