@@ -50,3 +50,14 @@ def test_run_returns_data_without_writing(tmp_path):
     res = lab.run("quadratic", out_dir=None, verbose=False, factors=(0.5,))
     assert res.files == [] and res.runs_1d[0].observed == "monotone"
     assert isinstance(res.runs_1d[0].path, np.ndarray)
+
+
+def test_a_value_argparse_rejects_is_one_line(capsys):
+    """The experiment's own parser reports as every command does: one line, exit 2, no usage."""
+    from cli_helpers import assert_one_line_error
+    from handgrad.cli.main import main
+
+    code = main(["lab", "explain", "--seed", "nan"])
+    err = capsys.readouterr().err
+    assert_one_line_error(code, err, ["handgrad lab explain", "--seed", "'nan'"])
+    assert "usage:" not in err

@@ -83,8 +83,10 @@ def register(subparsers) -> None:
 
 def experiment_parser(name: str) -> argparse.ArgumentParser:
     """The parser of ``handgrad lab NAME``'s own options."""
+    from handgrad.cli.main import Parser  # its errors are main's one line, as every command's
+
     experiment = EXPERIMENTS[name]
-    parser = argparse.ArgumentParser(prog=f"handgrad lab {name}", description=experiment.summary)
+    parser = Parser(prog=f"handgrad lab {name}", description=experiment.summary)
     parser.add_argument("--out", type=Path, default=Path("lab-output"),
                         help="folder for NAME.png (and NAME.gif) (default: lab-output)")
     # Accepted by every experiment, so scripts can pass it uniformly; only animated ones use it.
