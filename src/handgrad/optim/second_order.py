@@ -243,7 +243,43 @@ class Newton(_SecondOrder):
         self.last_negative = self._extra(extra, "last_negative", 0, 0, integer=True)
 
 
-class LBFGS(_LineSearchMethod):
+class _QuasiNewton(_LineSearchMethod):
+    """The step BFGS and L-BFGS share (Nocedal & Wright, Algorithm 6.1):
+
+        d_k = -H_k grad E(W(k))     (the method's ``direction``; -eta grad E with no curvature)
+        W(k+1) = W(k) + alpha_k d_k (the line search; alpha = eta with ``line_search="none"``)
+        s = W(k+1) - W(k),  y = grad E(W(k+1)) - grad E(W(k))  ->  ``update(s, y)``
+
+    The methods differ only in how H_k is kept (a matrix, or the last m pairs): each gives
+    ``direction(g)``, ``update(s, y)`` and ``has_curvature()``."""
+
+    def step(self, closure=None):
+        self._require_closure(closure)
+        loss, f = self._evaluate(closure)
+        x, g = self.theta.astype(np.float64), self.grad.astype(np.float64)
+        self.step_count += 1
+        if np.abs(g).max() <= self.tolerance_grad:
+            return loss
+        d = self.direction(g)
+        if g @ d >= 0:                       # not a descent direction: forget the curvature
+            self._reset_memory()
+            d = -self.lr * g
+        self._steepest = not self.has_curvature()
+        if self.line_search == "none":
+            self.theta += ((self.lr * d) if self.has_curvature() else d).astype(self.theta.dtype)
+            self._evaluate(closure)
+        else:
+            alpha = self._search(closure, x, g, f, d)
+            if alpha == 0.0:
+                return loss
+            if self.line_search == "exact":
+                self._secant(closure, x, g, d, alpha)
+        self.update(self.theta.astype(np.float64) - x, self.grad.astype(np.float64) - g)
+        self.prev_value = f
+        return loss
+
+
+class LBFGS(_QuasiNewton):
     """Limited-memory BFGS (Liu & Nocedal 1989; 001, "Issues: 1. The Hessian"): H^-1 is never
     formed; it is applied to the gradient from the last m pairs
 
@@ -306,31 +342,14 @@ class LBFGS(_LineSearchMethod):
             q += self.s_hist[i] * (a[i] - b)
         return -q
 
-    def step(self, closure=None):
-        self._require_closure(closure)
-        loss, f = self._evaluate(closure)
-        x, g = self.theta.astype(np.float64), self.grad.astype(np.float64)
-        self.step_count += 1
-        if np.abs(g).max() <= self.tolerance_grad:
-            return loss
-        d = self.direction(g)
-        if g @ d >= 0:                       # not a descent direction: forget the curvature
-            self._reset_memory()
-            d = -self.lr * g
-        self._steepest = len(self.s_hist) == 0
-        if self.line_search == "none":
-            self.theta += (self.lr * d if len(self.s_hist) else d).astype(self.theta.dtype)
-            self._evaluate(closure)
-        else:
-            if self._search(closure, x, g, f, d) == 0.0:
-                return loss
-        new_g = self.grad.astype(np.float64)
-        s, y = self.theta.astype(np.float64) - x, new_g - g
+    def has_curvature(self) -> bool:
+        return len(self.s_hist) > 0
+
+    def update(self, s: np.ndarray, y: np.ndarray) -> None:
+        """Keep the pair (s, y) among the last m, unless y^T s <= 1e-10."""
         if y @ s > 1e-10:
             self.s_hist = np.vstack([self.s_hist, s])[-self.history_size:]
             self.y_hist = np.vstack([self.y_hist, y])[-self.history_size:]
-        self.prev_value = f
-        return loss
 
     def _extra_state(self):
         return {"prev_value": self.prev_value, "failed_searches": self.failed_searches}
@@ -353,7 +372,7 @@ def bfgs_update(H: np.ndarray, s: np.ndarray, y: np.ndarray) -> np.ndarray:
     return V.T @ H @ V + rho * np.outer(s, s)
 
 
-class BFGS(_LineSearchMethod):
+class BFGS(_QuasiNewton):
     """BFGS (Broyden, Fletcher, Goldfarb, Shanno 1970; 001, "Issues: 1. The Hessian"; Nocedal &
     Wright, Algorithm 6.1): a full n x n approximation H_k of the inverse Hessian H_E^-1, built
     from the gradients the steps see, in place of Newton's H_E^-1 in
@@ -416,30 +435,8 @@ class BFGS(_LineSearchMethod):
             self.H = (ys / float(y @ y)) * np.eye(len(s))
         self.H = bfgs_update(self.H, s, y)
 
-    def step(self, closure=None):
-        self._require_closure(closure)
-        loss, f = self._evaluate(closure)
-        x, g = self.theta.astype(np.float64), self.grad.astype(np.float64)
-        self.step_count += 1
-        if np.abs(g).max() <= self.tolerance_grad:
-            return loss
-        d = self.direction(g)
-        if g @ d >= 0:                       # not a descent direction: forget the curvature
-            self._reset_memory()
-            d = -self.lr * g
-        self._steepest = len(self.H) == 0
-        if self.line_search == "none":
-            self.theta += ((self.lr * d) if len(self.H) else d).astype(self.theta.dtype)
-            self._evaluate(closure)
-        else:
-            alpha = self._search(closure, x, g, f, d)
-            if alpha == 0.0:
-                return loss
-            if self.line_search == "exact":
-                self._secant(closure, x, g, d, alpha)
-        self.update(self.theta.astype(np.float64) - x, self.grad.astype(np.float64) - g)
-        self.prev_value = f
-        return loss
+    def has_curvature(self) -> bool:
+        return len(self.H) > 0
 
     def _extra_state(self):
         return {"prev_value": self.prev_value, "failed_searches": self.failed_searches,
