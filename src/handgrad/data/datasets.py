@@ -19,9 +19,9 @@ import numpy as np
 from handgrad.data import columns, sources
 from handgrad.data.preprocessing import Frame, Preprocessor, Standardizer, TargetScaler
 from handgrad.errors import DataError, OptionError, unknown_option
+from handgrad.nn.module import model_dtype
 from handgrad.validate import check_bool, check_int, check_option
 
-FLOAT_DTYPES = ("float32", "float64")
 
 
 @dataclass
@@ -271,7 +271,7 @@ def load_dataset(name="digits", target: str | None = None, *, test_size: float =
     test_size, val_size = check_sizes(test_size, val_size)
     seed = check_int("seed", seed, 0, 2**32 - 1)
     standardize = check_bool("standardize", standardize)
-    dtype = check_dtype(dtype)
+    dtype = model_dtype(dtype)  # the model's dtypes: float32 or float64
     prep = Preprocessor(impute, standardize)
     frame, d, task, classes, features, target_name = load_raw(name, target, encoding)
     if not frame.names:
@@ -299,12 +299,3 @@ def load_dataset(name="digits", target: str | None = None, *, test_size: float =
                    preprocessor=prep, target_scaler=target_scaler)
 
 
-def check_dtype(dtype) -> np.dtype:
-    """float32 or float64: standardised features are fractions, an integer dtype truncates."""
-    try:
-        resolved = np.dtype(dtype)
-    except TypeError:
-        resolved = None
-    if resolved is None or resolved.name not in FLOAT_DTYPES:
-        raise OptionError(f"invalid dtype: {dtype!r} (expected one of: float32, float64)")
-    return resolved
