@@ -251,18 +251,18 @@ def check_run(a, ds, trainer, d_train, d_val) -> None:
     """Refuse, before the run folder changes, what training would refuse after its first steps:
     in the command line's own words first, then whatever else ``Trainer.check`` finds."""
     from handgrad.optim.curvature import SQUARED_ERROR_LOSSES
-    from handgrad.optim.second_order import LevenbergMarquardt
+    from handgrad.train.trainer import batch_of_one_under_batchnorm, needs_squared_error
 
     if a.patience and ds.x_val is None:
         raise OptionError(f"invalid --patience {a.patience}: early stopping watches the "
                           f"validation loss, and --val-size {a.val_size:g} holds out no "
                           "validation split (give --val-size > 0, e.g. 0.1, or drop --patience)")
-    if isinstance(trainer.optimizer, LevenbergMarquardt) and a.loss not in SQUARED_ERROR_LOSSES:
+    if needs_squared_error(trainer.optimizer, trainer.model, trainer.loss):
         raise OptionError(f"invalid --optimizer {a.optimizer} with --loss {a.loss}: "
                           "Levenberg-Marquardt needs a squared-error loss "
                           f"({', '.join(SQUARED_ERROR_LOSSES)}); give --loss mse or another "
                           "--optimizer")
-    if a.batchnorm and (a.batch_size == 1 or len(ds.x_train) == 1):
+    if batch_of_one_under_batchnorm(trainer.model, trainer.batch_size, len(ds.x_train)):
         raise OptionError(f"invalid --batch-size {a.batch_size} with --batchnorm: batch norm "
                           "needs at least 2 samples per batch for its batch statistics (give "
                           "--batch-size 2 or more, or drop --batchnorm)")

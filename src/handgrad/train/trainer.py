@@ -175,25 +175,15 @@ class Trainer:
         return keys
 
     def _check_optimizer_loss(self) -> None:
-        # Levenberg-Marquardt's Gauss-Newton matrix is that of a sum of squared residuals; a
-        # model or closure may supply its own residuals (least_squares()), an MLP does not.
         from handgrad.optim.curvature import SQUARED_ERROR_LOSSES
-        from handgrad.optim.second_order import LevenbergMarquardt
 
-        if isinstance(self.optimizer, LevenbergMarquardt) and \
-                getattr(self.model, "least_squares", None) is None and \
-                self.loss.name not in SQUARED_ERROR_LOSSES:
+        if needs_squared_error(self.optimizer, self.model, self.loss):
             raise OptionError(f"invalid optimizer: 'lm' (Levenberg-Marquardt) needs a "
                               f"squared-error loss ({', '.join(SQUARED_ERROR_LOSSES)}), got "
                               f"{self.loss.name!r}")
 
     def _check_batch_statistics(self, n: int) -> None:
-        # minibatches() merges a last batch of one into the one before, so a batch of one
-        # sample happens only with batch_size = 1 or a training set of one row.
-        from handgrad.nn.batchnorm import BatchNorm1d
-
-        if (self.batch_size == 1 or n == 1) and \
-                any(isinstance(m, BatchNorm1d) for m in self.model.modules()):
+        if batch_of_one_under_batchnorm(self.model, self.batch_size, n):
             raise OptionError(f"invalid batch_size: {self.batch_size} with {n} training rows "
                               "(batch norm needs at least 2 samples per batch for its batch "
                               "statistics; use a larger batch or a model without batch norm)")
@@ -422,6 +412,27 @@ class Trainer:
                 callback.load_state_dict(saved)
         if self.schedule is not None and "schedule" in state:
             self.schedule.load_state_dict(state["schedule"])
+
+
+def needs_squared_error(optimizer, model, loss) -> bool:
+    """Levenberg-Marquardt on a loss that is not a squared error: its Gauss-Newton matrix is that
+    of a sum of squared residuals. A model may supply its own residuals (least_squares()); an MLP
+    does not."""
+    from handgrad.optim.curvature import SQUARED_ERROR_LOSSES
+    from handgrad.optim.second_order import LevenbergMarquardt
+
+    return isinstance(optimizer, LevenbergMarquardt) and \
+        getattr(model, "least_squares", None) is None and loss.name not in SQUARED_ERROR_LOSSES
+
+
+def batch_of_one_under_batchnorm(model, batch_size: int, n: int) -> bool:
+    """Whether batch norm would meet a batch of one sample, which has no batch statistics.
+    minibatches() merges a last batch of one into the one before, so it happens only with
+    batch_size = 1 or a training set of one row."""
+    from handgrad.nn.batchnorm import BatchNorm1d
+
+    return (batch_size == 1 or n == 1) and \
+        any(isinstance(m, BatchNorm1d) for m in model.modules())
 
 
 def _keys_after(callback, keys):
